@@ -1,0 +1,41 @@
+# 余杭数字法治数据平台 — every entry point a user needs.
+#   make demo   set up everything, start the simulators, run the ingest DAGs for 30 days
+#   make test   set up everything and run the whole test suite against real services
+# Both are safe to run repeatedly on a fresh clone; set-up steps are idempotent.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: demo test setup venv lint clean airflow-env
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d); set PYTHON=/path/to/python3.11" % sys.version_info[:2])'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pip==25.3
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+# Warehouse database, roles, migrations, reference data, Airflow metadata DB.
+setup: venv
+	$(PY) -m yhlaw setup
+
+demo: setup
+	$(PY) -m yhlaw demo
+
+test: venv
+	$(PY) -m yhlaw setup --test
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Prints the environment (AIRFLOW_HOME, connections) for running airflow by hand:
+#   eval "$$(make -s airflow-env)" && airflow standalone
+airflow-env: venv
+	@$(PY) -m yhlaw env
+
+clean:
+	rm -rf .local

@@ -1,0 +1,58 @@
+"""Command line of the platform: ``python -m yhlaw setup | demo | env``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from yhlaw.settings import Settings
+from yhlaw.warehouse import WarehouseUnavailable
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from yhlaw.runtime import prepare_airflow, prepare_warehouse
+
+    settings = Settings.from_env(test=args.test)
+    applied = prepare_warehouse(settings)
+    print(f"warehouse {settings.database}: ready ({len(applied)} migration(s) applied now)")
+    prepare_airflow(settings)
+    print(f"airflow metadata DB: ready in {settings.airflow_home}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from yhlaw.demo import main
+
+    return main(days=args.days, start=args.start)
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    for key, value in settings.airflow_environment().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m yhlaw")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("setup", help="create/migrate the warehouse and the Airflow metadata DB")
+    p.add_argument("--test", action="store_true", help="the test database and test AIRFLOW_HOME")
+    p.set_defaults(func=cmd_setup)
+    p = sub.add_parser("demo", help="run the ingest DAGs end to end on the simulators")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--start", default="2022-03-01")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
+    p.set_defaults(func=cmd_env)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The three steps of an ingest, for any source and entity: extract, validate, load.
+
+Plain functions of (entity, window or batch id, settings): Airflow tasks call them, tests can
+call them without a scheduler. Write, audit, then publish: core only changes in ``load``,
+inside one transaction that also checks the counts and moves the watermark.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from psycopg2 import sql
+
+from yhlaw import load as loader
+from yhlaw.extract import Credentials, HttpSourceClient
+from yhlaw.normalise import Context, TownResolver, normalise
+from yhlaw.pii import PartyKeyer
+from yhlaw.spec import META_COLUMNS, Entity, load_spec
+from yhlaw.validate import CheckResult, SuiteRunner, batch_checks, merge_results
+from yhlaw.warehouse import transaction
+
+log = logging.getLogger(__name__)
+CHUNK_ROWS = 50_000
+
+
+class BatchRejected(RuntimeError):
+    """The batch as a whole is unusable (drift, volume, too many bad rows). Do not retry."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The run's data interval [start, end) and the query start (start minus the overlap)."""
+
+    start: datetime
+    end: datetime
+    overlap: timedelta = timedelta(0)
+
+    @property
+    def since(self) -> datetime:
+        return self.start - self.overlap
+
+
+def entity_of(source: str, entity: str) -> Entity:
+    return load_spec(source).entities[entity]
+
+
+def window_for(source: str, start: datetime, end: datetime) -> Window:
+    return Window(start, end, timedelta(minutes=load_spec(source).overlap_minutes))
+
+
+def extract(entity: Entity, window: Window, *, warehouse_url: str, credentials: Credentials,
+            dag_run_id: str | None = None, client_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read the window from the source into raw; return the batch id and counts."""
+    transport = load_spec(entity.source).transport
+    client = HttpSourceClient(credentials, transport, **(client_options or {}))
+    spool = loader.Spool()
+    try:
+        client.read_window(entity.path, window.since, window.end, spool)
+        with transaction(warehouse_url) as conn:
+            landed = loader.land(conn, entity, spool, interval=(window.start, window.end),
+                                 query_since=window.since, extract_stats=client.stats.as_dict(),
+                                 dag_run_id=dag_run_id)
+    finally:
+        spool.close()
+    log.info("%s.%s %s..%s: %d records landed as %s%s", entity.source, entity.name, window.start, window.end,
+             landed.received, landed.batch_id, " (unchanged, reused)" if landed.reused else "")
+    return {"batch_id": landed.batch_id, "received": landed.received, "reused": landed.reused,
+            "extract": client.stats.as_dict()}
+
+
+def _town_resolver(cur) -> TownResolver:
+    cur.execute("SELECT a.alias, a.town_code, t.in_district FROM core.town_alias a JOIN core.dim_town t USING (town_code)")
+    return TownResolver.from_rows(cur.fetchall())
+
+
+def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str,
+             chunk_rows: int = CHUNK_ROWS, runner: SuiteRunner | None = None) -> dict[str, Any]:
+    """Type and check the batch: good rows to staging, bad rows to quarantine with reasons.
+
+    Raises BatchRejected (after recording why) when a blocking batch-level check fails.
+    """
+    runner = runner or SuiteRunner(entity.suite)
+    keyer = PartyKeyer(hmac_key)
+    stage_cols = ["batch_id", *entity.columns, "record_hash"]
+    q_cols = ["batch_id", "seq", "source", "entity", "record_key", "reasons", "details", "payload"]
+    results: dict[str, CheckResult] = {}
+    rejection: str | None = None
+    with transaction(warehouse_url) as conn, conn.cursor() as cur:
+        loader.lock_entity(cur, entity)
+        loader.clear_batch(cur, entity, batch_id)
+        cur.execute("SELECT record_count, interval_start FROM raw.batch WHERE batch_id = %s", (batch_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise RuntimeError(f"no landed batch {batch_id}")
+        received, interval_start = row
+        ctx = Context(_town_resolver(cur), keyer)
+        quarantined = 0
+        for chunk in loader.iter_raw_chunks(conn, entity, batch_id, chunk_rows):
+            records = [json.loads(p) for p in chunk["payload"]]
+            frame = normalise(records, entity, ctx)
+            frame["_duplicate"] = chunk["_duplicate"].to_numpy()
+            frame["_conflict"] = chunk["_conflict"].to_numpy()
+            outcome = runner.run(frame)
+            merge_results(results, outcome.results)
+            bad = sorted(outcome.bad_rows)
+            good = frame.drop(index=bad)
+            good.insert(0, "batch_id", batch_id)
+            loader.copy_frame(cur, loader.staging_table(entity), stage_cols, good)
+            if bad:
+                qframe = pd.DataFrame({
+                    "batch_id": batch_id,
+                    "seq": chunk["seq"].to_numpy()[bad],
+                    "source": entity.source,
+                    "entity": entity.name,
+                    "record_key": [_key_text(records[i].get(entity.key) if isinstance(records[i], dict) else None)
+                                   for i in bad],
+                    "reasons": ["{" + ",".join(sorted({d["reason"] for d in outcome.bad_rows[i]})) + "}" for i in bad],
+                    "details": [json.dumps(outcome.bad_rows[i], ensure_ascii=False) for i in bad],
+                    "payload": chunk["payload"].to_numpy()[bad],
+                })
+                loader.copy_frame(cur, sql.Identifier("quarantine", "record"), q_cols, qframe)
+                quarantined += len(bad)
+
+        cur.execute("SELECT k, count(*) FROM raw.record, jsonb_object_keys(payload) AS k "
+                    "WHERE batch_id = %s AND jsonb_typeof(payload) = 'object' GROUP BY k", (batch_id,))
+        keys_seen = dict(cur.fetchall())
+        cur.execute(
+            """SELECT received FROM (
+                   SELECT DISTINCT ON (interval_start) interval_start, received FROM audit.batch
+                   WHERE source = %s AND entity = %s AND status = 'loaded' AND interval_start < %s
+                   ORDER BY interval_start DESC, finished_at DESC) h
+               LIMIT 28""",
+            (entity.source, entity.name, interval_start),
+        )
+        history = [r[0] for r in cur.fetchall()]
+        checks = batch_checks(received=received, quarantined=quarantined, history=history,
+                              keys_seen=keys_seen, expected_fields=entity.expected_source_fields,
+                              config=entity.batch_checks)
+        merge_results(results, checks)
+        _record_results(cur, batch_id, results.values())
+        blocking = [c for c in checks if c.blocking]
+        if blocking:
+            rejection = "; ".join(f"{c.reason} ({c.check}): {json.dumps(c.observed, ensure_ascii=False)}"
+                                  for c in blocking)
+            cur.execute(sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(loader.staging_table(entity)), (batch_id,))
+            cur.execute("DELETE FROM quarantine.record WHERE batch_id = %s", (batch_id,))
+            cur.execute("UPDATE audit.batch SET status = 'rejected', error = %s, finished_at = now() WHERE batch_id = %s",
+                        (rejection, batch_id))
+        else:
+            cur.execute("UPDATE audit.batch SET status = 'validated', quarantined = %s, loaded = %s WHERE batch_id = %s",
+                        (quarantined, received - quarantined, batch_id))
+    if rejection:
+        raise BatchRejected(f"batch {batch_id} rejected: {rejection}. The records stay in raw; "
+                            "fix the cause and re-run this interval.")
+    summary = {"batch_id": batch_id, "received": received, "quarantined": quarantined,
+               "valid": received - quarantined,
+               "reasons": {r.reason: r.unexpected_count for r in results.values()
+                           if r.level == "row" and r.unexpected_count}}
+    log.info("validated %s: %s", batch_id, summary)
+    return summary
+
+
+def _key_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _record_results(cur, batch_id: str, results) -> None:
+    cur.executemany(
+        """INSERT INTO audit.validation_result
+               (batch_id, check_name, level, reason, blocking, success, unexpected_count, observed)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+        [(batch_id, r.check, r.level, r.reason, r.blocking, r.success, r.unexpected_count,
+          json.dumps(r.observed, ensure_ascii=False, default=str)) for r in results],
+    )
+
+
+def load(entity: Entity, batch_id: str, *, warehouse_url: str) -> dict[str, Any]:
+    """Publish a validated batch into core (one transaction)."""
+    with transaction(warehouse_url) as conn:
+        counts = loader.merge(conn, entity, batch_id)
+    log.info("loaded %s: %s", batch_id, counts)
+    return {"batch_id": batch_id, **counts}
+
+
+__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract", "validate", "load", "META_COLUMNS"]

@@ -1,0 +1,156 @@
+"""Bringing the local stack up: warehouse, Airflow metadata DB, simulators, DAG runs.
+
+Shared by ``python -m yhlaw setup|demo`` and the test suite, so that the tests exercise the
+same set-up path a user runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+from yhlaw.reference import load_reference
+from yhlaw.settings import PROJECT_ROOT, Settings
+from yhlaw.warehouse import ensure_database, migrate, transaction
+
+
+def prepare_warehouse(settings: Settings, *, recreate: bool = False) -> list[str]:
+    """Database, roles, schema (migrations) and reference data; idempotent."""
+    ensure_database(settings.admin_url, recreate=recreate)
+    applied = migrate(settings.admin_url)
+    with transaction(settings.admin_url) as conn:
+        load_reference(conn)
+    return applied
+
+
+def airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
+
+
+def prepare_airflow(settings: Settings, sim_urls: dict[str, str] | None = None) -> None:
+    """Export Airflow's environment into this process and migrate its metadata DB once."""
+    os.environ.update(settings.airflow_environment(sim_urls))
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    stamp = settings.airflow_home / f".migrated-{airflow_version()}"
+    if stamp.exists():
+        return
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=os.environ.copy(),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`airflow db migrate` failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    stamp.touch()
+
+
+def free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+
+class Simulator:
+    """A simulator process of one source, reachable at ``url``; admin calls for tests/demo."""
+
+    def __init__(self, source: str, port: int, admin_token: str, process: subprocess.Popen, log_path: Path):
+        self.source, self.port, self.admin_token = source, port, admin_token
+        self.process, self.log_path = process, log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def admin(self, method: str, path: str, body: dict | None = None) -> dict:
+        resp = requests.request(method, self.url + path, json=body, timeout=10,
+                                headers={"X-Sim-Admin": self.admin_token})
+        resp.raise_for_status()
+        return resp.json()
+
+    def set_clock(self, now: datetime | None) -> None:
+        self.admin("PUT", "/_sim/clock", {"now": now.isoformat() if now else None})
+
+    def set_faults(self, faults: dict[str, float]) -> None:
+        self.admin("PUT", "/_sim/faults", faults)
+
+    def truth(self, entity: str, since: datetime, until: datetime) -> list[dict]:
+        q = f"/_sim/truth?entity={entity}&updated_since={_q(since)}&updated_until={_q(until)}"
+        return self.admin("GET", q)["items"]
+
+
+def _q(dt: datetime) -> str:
+    return requests.utils.quote(dt.isoformat())
+
+
+@contextmanager
+def simulator(settings: Settings, source: str, *, port: int | None = None,
+              extra_env: dict[str, str] | None = None) -> Iterator[Simulator]:
+    """Start the simulator of ``source`` as its own process; stop it on exit."""
+    port = free_port(port or settings.sim_base_port)
+    log_dir = settings.airflow_home.parent / "sim-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{source}-{port}.log"
+    env = {**os.environ, "SIM_CLIENT_SECRET": settings.secrets["SIM_CLIENT_SECRET"],
+           "SIM_ADMIN_TOKEN": settings.secrets["SIM_ADMIN_TOKEN"], **(extra_env or {}),
+           "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "yhlaw.sim", "serve", "--source", source,
+                                 "--port", str(port), "--log-level", "warning"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    sim = Simulator(source, port, settings.secrets["SIM_ADMIN_TOKEN"], proc, log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"simulator {source} exited ({proc.returncode}); see {log_path}:\n"
+                                   + log_path.read_text()[-2000:])
+            try:
+                if requests.get(sim.url + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"simulator {source} did not answer on {sim.url} within 30 s; see {log_path}")
+            time.sleep(0.1)
+        yield sim
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def simulators(settings: Settings, sources: list[str]) -> Iterator[dict[str, Simulator]]:
+    with ExitStack() as stack:
+        sims = {}
+        for i, source in enumerate(sources):
+            sims[source] = stack.enter_context(simulator(settings, source, port=settings.sim_base_port + i))
+        yield sims
+
+
+def load_dag(dag_id: str):
+    """The DAG as Airflow's DagBag parses it from the dags folder (what dag.test needs)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    if bag.import_errors:
+        raise RuntimeError("DAG import errors:\n" + json.dumps(bag.import_errors, indent=2, ensure_ascii=False))
+    return bag.get_dag(dag_id)
+
+
+def run_dag_for_interval(dag, interval_end: datetime) -> str:
+    """Run the DAG once for the interval ending at ``interval_end``; return the run's state."""
+    run = dag.test(logical_date=interval_end, run_after=interval_end)
+    return str(getattr(run.state, "value", run.state))

@@ -1,0 +1,66 @@
+"""Command line: ``python -m yhlaw.sim serve --source enforcement --port 8801``.
+
+Every flag falls back to its ``SIM_*`` environment variable, then to the
+default.  Secrets (SIM_CLIENT_SECRET, SIM_ADMIN_TOKEN) are read from the
+environment only, so they never show up in process listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from .framework import parse_iso
+from .server import SOURCES, Settings, SettingsError, create_app
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m yhlaw.sim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a simulated source over HTTP (single process)")
+    serve.add_argument("--source", choices=sorted(SOURCES), default="enforcement")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8801)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--seed", type=int, help="SIM_SEED (default 20220101)")
+    serve.add_argument("--cases-per-day", type=int, help="SIM_CASES_PER_DAY (default 40)")
+    serve.add_argument("--inspections-per-day", type=int, help="SIM_INSPECTIONS_PER_DAY (default 60)")
+    serve.add_argument("--dirt", help='SIM_DIRT: "default", "none" or "kind:p,..."')
+    serve.add_argument("--faults", help='SIM_FAULTS: "none" or "5xx:0.2,429:0.1,..."')
+    serve.add_argument("--client-id", help="SIM_CLIENT_ID (default yhlaw-etl)")
+    serve.add_argument("--token-ttl", type=int, help="SIM_TOKEN_TTL seconds (default 600)")
+    serve.add_argument("--slow-seconds", type=float, help="SIM_SLOW_SECONDS (default 5)")
+    serve.add_argument("--start-date", type=date.fromisoformat, help="SIM_START_DATE (default 2021-01-01)")
+    serve.add_argument("--end-date", type=date.fromisoformat, help="SIM_END_DATE (default 2023-12-31)")
+    serve.add_argument("--now", type=parse_iso, help="SIM_NOW: pin the world clock (ISO 8601 with offset)")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    overrides = {k: getattr(args, k) for k in (
+        "source", "seed", "cases_per_day", "inspections_per_day", "dirt", "faults", "client_id",
+        "token_ttl", "slow_seconds", "start_date", "end_date", "now")}
+    try:
+        settings = Settings.from_env(**overrides)
+        app = create_app(settings)
+    except (SettingsError, ValueError) as exc:
+        print(f"yhlaw.sim: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not settings.admin_token:
+        logging.getLogger("yhlaw.sim").warning("SIM_ADMIN_TOKEN unset: /_sim/* endpoints answer 403")
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
