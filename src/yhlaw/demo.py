@@ -24,7 +24,8 @@ CLOCK_LAG = timedelta(hours=1)
 
 
 def main(days: int = 30, start: str = "2022-03-01") -> int:
-    from yhlaw.runtime import load_dag, prepare_airflow, prepare_warehouse, run_dag_for_interval, simulators
+    from yhlaw.runtime import (load_dag, prepare_airflow, prepare_warehouse, run_dag_for_interval, run_state,
+                                simulators)
 
     t0 = time.monotonic()
     settings = Settings.from_env()
@@ -40,7 +41,7 @@ def main(days: int = 30, start: str = "2022-03-01") -> int:
             interval_end = first.add(days=d + 1)
             for source in sources:
                 sims[source].set_clock(interval_end + CLOCK_LAG)
-                state = run_dag_for_interval(dags[source], interval_end)
+                state = run_state(run_dag_for_interval(dags[source], interval_end))
                 print(f"  {interval_end.subtract(days=1).to_date_string()} ingest_{source}: {state}", flush=True)
                 if state != "success":
                     failures.append(f"ingest_{source} for {interval_end.subtract(days=1).to_date_string()}: {state}")

@@ -55,12 +55,16 @@ class Credentials:
     base_url: str
     client_id: str
     client_secret: str
+    transport_overrides: tuple[tuple[str, Any], ...] = ()   # from the connection's extras
 
     @classmethod
     def from_airflow_connection(cls, conn) -> "Credentials":
+        """host/port/schema(=URL scheme), login = client id, password = secret; extras such as
+        ``{"timeout_seconds": 5, "page_size": 1000}`` override the spec's transport settings."""
         scheme = conn.schema or "http"
         port = f":{conn.port}" if conn.port else ""
-        return cls(f"{scheme}://{conn.host}{port}", conn.login or "", conn.password or "")
+        extras = tuple(sorted((conn.extra_dejson or {}).items()))
+        return cls(f"{scheme}://{conn.host}{port}", conn.login or "", conn.password or "", extras)
 
 
 class HttpSourceClient:
@@ -75,7 +79,8 @@ class HttpSourceClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.creds = credentials
-        self.transport = transport
+        self.transport = {**transport, **dict(credentials.transport_overrides)}
+        transport = self.transport
         self.timeout = float(transport.get("timeout_seconds", 10))
         self.page_size = int(transport.get("page_size", 500))
         self.max_attempts = int(max_attempts or transport.get("max_attempts", 8))
@@ -122,6 +127,8 @@ class HttpSourceClient:
             raise TransientError("timeout", f"no answer within {self.timeout}s: {url}") from exc
         except requests.ConnectionError as exc:
             raise TransientError("connection", f"connection failed: {exc}") from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise TransientError("reset", f"connection broken while reading the response: {exc}") from exc
         if resp.status_code == 429:
             retry_after = _retry_after(resp.headers.get("Retry-After"))
             raise TransientError("429", "rate limited", retry_after)

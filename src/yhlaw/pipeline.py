@@ -84,7 +84,7 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
 
     Raises BatchRejected (after recording why) when a blocking batch-level check fails.
     """
-    runner = runner or SuiteRunner(entity.suite)
+    runner = runner or SuiteRunner.for_suite(entity.suite)
     keyer = PartyKeyer(hmac_key)
     stage_cols = ["batch_id", *entity.columns, "record_hash"]
     q_cols = ["batch_id", "seq", "source", "entity", "record_key", "reasons", "details", "payload"]

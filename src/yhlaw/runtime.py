@@ -150,7 +150,21 @@ def load_dag(dag_id: str):
     return bag.get_dag(dag_id)
 
 
-def run_dag_for_interval(dag, interval_end: datetime) -> str:
-    """Run the DAG once for the interval ending at ``interval_end``; return the run's state."""
-    run = dag.test(logical_date=interval_end, run_after=interval_end)
+def run_dag_for_interval(dag, interval_end: datetime):
+    """Run the DAG once for the interval ending at ``interval_end``; return the DagRun."""
+    return dag.test(logical_date=interval_end, run_after=interval_end)
+
+
+def run_state(run) -> str:
     return str(getattr(run.state, "value", run.state))
+
+
+def task_tries(run) -> dict[str, int]:
+    """task_id -> try number of each task of a finished run (1 = no Airflow retry was needed)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(TaskInstance.task_id, TaskInstance.try_number).filter(
+            TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id).all()
+    return dict(rows)

@@ -155,3 +155,18 @@ def table_columns(url_or_conn, schema: str, table: str) -> list[str]:
     with url_or_conn.cursor() as cur:
         cur.execute(q, (schema, table))
         return [r[0] for r in cur.fetchall()]
+
+
+def table_checksum(conn, schema: str, table: str, exclude: tuple[str, ...] = ("loaded_at",)) -> tuple[int, str]:
+    """(row count, md5 over all rows in key order) of a table, ignoring load-time columns.
+
+    Two warehouses with the same checksum for every core table hold the same data.
+    """
+    cols = [c for c in table_columns(conn, schema, table) if c not in exclude]
+    row = sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, cols)))
+    query = sql.SQL("SELECT count(*), coalesce(md5(string_agg(t.r::text, E'\\n' ORDER BY t.r::text)), '') "
+                    "FROM (SELECT {row} AS r FROM {table}) t").format(row=row, table=sql.Identifier(schema, table))
+    with conn.cursor() as cur:
+        cur.execute(query)
+        count, digest = cur.fetchone()
+    return count, digest
