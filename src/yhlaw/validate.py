@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def _quiet_gx() -> None:
+    """GX logs at INFO and trips a pandas deprecation warning per expectation: keep task logs readable."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
     for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

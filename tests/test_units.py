@@ -1,0 +1,132 @@
+"""Unit tests of the package: parsing, normalisation, HMAC keys, specs, batch checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pandas as pd
+import pytest
+
+from yhlaw.normalise import Context, TownResolver, normalise, record_hashes
+from yhlaw.pii import PartyKeyer, normalise_identifier
+from yhlaw.reference import town_aliases, town_rows
+from yhlaw.spec import SpecError, load_spec, parse_spec, source_names
+from yhlaw.validate import batch_checks
+
+
+
+def resolver() -> TownResolver:
+    rows = town_rows()
+    in_district = {r["town_code"]: r["in_district"] == "true" for r in rows}
+    return TownResolver.from_rows((a, c, in_district[c]) for a, c, _ in town_aliases(rows))
+
+
+@pytest.mark.parametrize("written, code, status", [
+    ("330110010000", "330110010000", "current"),
+    ("330110010", "330110010000", "current"),
+    ("良渚街道", "330110010000", "current"),
+    (" 良 渚 ", "330110010000", "current"),
+    ("余杭镇", "330110013000", "current"),        # old name
+    ("330110001000", "330110001000", "moved_out"),  # 临平街道, 临平区 since 2021
+    ("塘栖镇", "330110102000", "moved_out"),
+    ("330110999000", None, "unknown"),
+    ("", None, "missing"),
+    (None, None, "missing"),
+])
+def test_town_resolution(written, code, status):
+    assert resolver().resolve(written) == (code, status)
+
+
+def test_reference_has_twelve_towns_and_eight_moved_out():
+    rows = town_rows()
+    assert sum(r["in_district"] == "true" for r in rows) == 12
+    assert sorted(r["town_code"][:9] for r in rows if r["in_district"] == "false") == [
+        "330110001", "330110002", "330110003", "330110004", "330110006", "330110007", "330110008", "330110102"]
+
+
+def test_identifier_normalisation_and_keyed_hash():
+    assert normalise_identifier(" 33010519900307１２3x ") == "33010519900307123X"
+    assert normalise_identifier("9133-0110-MA2 7XY") == "91330110MA27XY"
+    keyer = PartyKeyer("k1")
+    a = keyer("330105199003071234")
+    assert a == keyer("3301 0519 9003 0712 34") == hmac.new(b"k1", b"330105199003071234", hashlib.sha256).hexdigest()
+    assert a != PartyKeyer("k2")("330105199003071234"), "the key must matter"
+    assert a != hashlib.sha256(b"330105199003071234").hexdigest(), "must not be a plain hash"
+    assert keyer(None) is None and keyer("  ") is None
+    with pytest.raises(ValueError, match="pii_hmac"):
+        PartyKeyer("")
+
+
+def _case(**over):
+    rec = {"caseNo": "C1", "deptCode": "D", "deptName": "区综合行政执法局", "townCode": "良渚",
+           "causeName": "占道经营", "caseSource": "巡查发现", "status": "办理中", "penaltyAmount": "1,200.5",
+           "fullyOnline": True, "mobileHandled": "否", "legalReviewDone": 1,
+           "party": {"type": "person", "name": "张三", "idNo": "330105199003071234", "phone": "13800000000"},
+           "stages": [{"stage": "立案", "time": "2022-03-01T09:00:00+08:00", "unit": "x"},
+                      {"stage": "结案", "time": "2022-03-05 10:00:00", "unit": "x"}],
+           "updatedAt": "2022-03-05T10:00:00+08:00"}
+    rec.update(over)
+    return rec
+
+
+def test_normalise_types_every_field_and_reports_what_it_cannot_read():
+    entity = load_spec("enforcement").entities["case"]
+    ctx = Context(resolver(), PartyKeyer("k"))
+    frame = normalise([_case(), _case(caseNo="C2", penaltyAmount="abc", updatedAt="2022-02-30T10:00:00+08:00",
+                                      townCode="330110001000")], entity, ctx)
+    good, bad = frame.iloc[0], frame.iloc[1]
+    assert good["town_code"] == "330110010000" and good["_town_code_status"] == "current"
+    assert good["penalty_amount"] == 1200.5
+    assert good["fully_online"] is True or good["fully_online"] == True  # noqa: E712
+    assert good["mobile_handled"] == False and good["legal_review_done"] == True  # noqa: E712
+    assert good["filed_at"] == pd.Timestamp("2022-03-01T01:00:00Z")
+    assert good["closed_at"] == pd.Timestamp("2022-03-05T02:00:00Z"), "naive times are Asia/Shanghai"
+    assert good["party_key"] == PartyKeyer("k")("330105199003071234")
+    assert "张三" not in frame.to_string() and "13800000000" not in frame.to_string()
+    assert pd.isna(good["_parse_errors"])
+    assert bad["_town_code_status"] == "moved_out"
+    assert "penalty_amount" in bad["_parse_errors"] and "source_updated_at" in bad["_parse_errors"]
+    assert pd.isna(bad["penalty_amount"]) and pd.isna(bad["source_updated_at"])
+
+
+def test_record_hash_ignores_formatting_but_not_content():
+    entity = load_spec("enforcement").entities["case"]
+    ctx = Context(resolver(), PartyKeyer("k"))
+    f = normalise([_case(), _case(penaltyAmount=1200.50, townCode="330110010000"), _case(penaltyAmount=1)],
+                  entity, ctx)
+    h = record_hashes(f, entity.columns)
+    assert h[0] == h[1] != h[2]
+
+
+def test_specs_load_and_bad_specs_are_named():
+    assert "enforcement" in source_names()
+    for s in source_names():
+        spec = load_spec(s)
+        for e in spec.entities.values():
+            assert e.natural_key in e.columns and e.updated_column
+            assert (e.suite and e.table)
+    with pytest.raises(SpecError, match="unknown type 'money'"):
+        parse_spec({"source": "x", "connection": "c", "transport": {}, "schedule": {}, "entities": {
+            "a": {"path": "/a", "key": "k", "updated_at": "u", "table": "t", "natural_key": "k", "suite": "s",
+                  "fields": {"k": {"from": "k", "type": "money"}}}}}, "x.yaml")
+    with pytest.raises(SpecError, match="entities.a: missing key 'fields'"):
+        parse_spec({"source": "x", "connection": "c", "transport": {}, "schedule": {}, "entities": {"a": {}}},
+                   "x.yaml")
+
+
+def test_batch_checks_block_on_volume_drift_and_bad_ratio_but_not_on_additions():
+    base = dict(expected_fields={"a", "b"}, config={"max_quarantine_ratio": 0.2,
+                                                     "volume": {"min_history": 3, "low_factor": 0.5,
+                                                                "high_factor": 2}})
+    ok = batch_checks(received=100, quarantined=5, history=[90, 100, 110], keys_seen={"a": 100, "b": 99}, **base)
+    assert not any(c.blocking for c in ok)
+    blocking = lambda checks: {c.reason for c in checks if c.blocking}  # noqa: E731
+    assert blocking(batch_checks(received=100, quarantined=30, history=[], keys_seen={"a": 1, "b": 1}, **base)) \
+        == {"too_many_bad_rows"}
+    assert blocking(batch_checks(received=10, quarantined=0, history=[90, 100, 110], keys_seen={"a": 1, "b": 1},
+                                 **base)) == {"volume_anomaly"}
+    drift = batch_checks(received=100, quarantined=0, history=[], keys_seen={"a": 100, "c": 100}, **base)
+    assert blocking(drift) == {"schema_drift"}
+    extra = [c for c in drift if c.check == "schema_extra_fields"][0]
+    assert not extra.blocking and extra.observed["unexpected_fields"] == ["c"]
