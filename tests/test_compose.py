@@ -181,7 +181,7 @@ def test_every_variable_is_in_env_example_and_nothing_else(raw_compose, example_
     assert not unused, f"in .env.example but unused by docker-compose.yml: {sorted(unused)}"
 
 
-def test_secrets_are_required_never_defaulted(raw_compose):
+def test_secrets_are_required_never_defaulted(raw_compose, example_env):
     usages: dict[str, set] = {}
     for text in strings(raw_compose):
         for name, op in variables(text):
@@ -189,8 +189,13 @@ def test_secrets_are_required_never_defaulted(raw_compose):
     for name in REQUIRED_SECRETS:
         assert name in usages, f"secret {name} is not used by docker-compose.yml"
         assert usages[name] == {":?"}, f"{name} must always be ${{{name}:?message}}, found {usages[name]}"
-    with pytest.raises(MissingVariable, match="PII_HMAC_KEY"):
-        substituted(raw_compose["x-airflow-common"], {})
+        # Without it (or with it empty) the whole file fails to resolve, naming the variable.
+        for value in (None, ""):
+            env = {k: v for k, v in example_env.items() if k != name}
+            if value is not None:
+                env[name] = value
+            with pytest.raises(MissingVariable, match=rf"^'{name}: set {name} in \.env"):
+                substituted(raw_compose, env)
 
 
 def test_connections_are_the_ones_settings_produce(compose, example_env, monkeypatch):
@@ -217,6 +222,10 @@ def test_connections_are_the_ones_settings_produce(compose, example_env, monkeyp
     wh = json.loads(common["AIRFLOW_CONN_WAREHOUSE"])
     assert (wh["host"], wh["login"], wh["schema"]) == ("postgres", "etl", "yuhang_law")
     assert json.loads(common["AIRFLOW_CONN_PII_HMAC"])["password"] == example_env["PII_HMAC_KEY"]
+    # `python -m yhlaw` in a container reads the same secrets as the connections carry.
+    for name in AIRFLOW_SERVICES:
+        env = environment(services[name])
+        assert env.get("PII_HMAC_KEY") == json.loads(env["AIRFLOW_CONN_PII_HMAC"])["password"], name
 
 
 def test_one_simulator_per_source_spec(compose, example_env):
@@ -250,6 +259,8 @@ def test_dockerfile_base_matches_the_lock_and_python(dockerfile):
     lock = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.lock").read_text(), re.MULTILINE)
     assert lock, "apache-airflow is not pinned in requirements.lock"
     assert m["airflow"] == lock.group(1)
+    # The build-time check of the installed version names the same one.
+    assert set(re.findall(r"m\.version\('apache-airflow'\) == '([^']+)'", dockerfile)) == {lock.group(1)}
     assert m["python"] == "3.11"
     requires = re.search(r'^requires-python\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
     assert SpecifierSet(requires.group(1)).contains(m["python"] + ".0")
