@@ -27,6 +27,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return main(days=args.days, start=args.start)
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from yhlaw.pipeline import rebuild
+    from yhlaw.spec import load_spec
+
+    settings = Settings.from_env()
+    spec = load_spec(args.source)
+    for name, entity in spec.entities.items():
+        result = rebuild(entity, warehouse_url=settings.warehouse_url, hmac_key=settings.secrets["PII_HMAC_KEY"])
+        print(f"{args.source}.{name}: rebuilt from {result['batches']} landed batches")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     for key, value in settings.airflow_environment().items():
@@ -44,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--start", default="2022-03-01")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("rebuild", help="re-derive core from raw for one source (e.g. after rotating the HMAC key)")
+    p.add_argument("--source", required=True)
+    p.set_defaults(func=cmd_rebuild)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
     args = parser.parse_args(argv)

@@ -187,4 +187,27 @@ def load(entity: Entity, batch_id: str, *, warehouse_url: str) -> dict[str, Any]
     return {"batch_id": batch_id, **counts}
 
 
-__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract", "validate", "load", "META_COLUMNS"]
+def rebuild(entity: Entity, *, warehouse_url: str, hmac_key: str) -> dict[str, int]:
+    """Re-derive core (and quarantine) for one entity from raw: every loaded batch, in landing order.
+
+    Gives the same core as the incremental runs did (merges are order-safe), or, after the HMAC
+    key was rotated, the same core with new party keys. Not atomic: stop the entity's DAG first.
+    """
+    core = sql.Identifier("core", entity.table)
+    versions = sql.Identifier("core", f"{entity.table}_version")
+    with transaction(warehouse_url) as conn, conn.cursor() as cur:
+        loader.lock_entity(cur, entity)
+        cur.execute(sql.SQL("TRUNCATE {}, {}").format(core, versions))
+        cur.execute("DELETE FROM audit.watermark WHERE source = %s AND entity = %s", (entity.source, entity.name))
+        cur.execute("SELECT batch_id FROM audit.batch WHERE source = %s AND entity = %s AND status = 'loaded' "
+                    "ORDER BY landed_at, interval_start", (entity.source, entity.name))
+        batches = [r[0] for r in cur.fetchall()]
+    runner = SuiteRunner.for_suite(entity.suite)
+    for batch_id in batches:
+        validate(entity, batch_id, warehouse_url=warehouse_url, hmac_key=hmac_key, runner=runner)
+        load(entity, batch_id, warehouse_url=warehouse_url)
+    return {"batches": len(batches)}
+
+
+__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract", "validate", "load", "rebuild",
+           "META_COLUMNS"]
