@@ -1,8 +1,11 @@
-"""Tests for the upstream simulator (framework + enforcement source + HTTP)."""
+"""Tests for the upstream simulator (framework + enforcement source + HTTP).
+
+The petitions and legal-services sources have their own test files."""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 import warnings
 from collections import Counter
@@ -15,8 +18,9 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     from starlette.testclient import TestClient
 
 from yhlaw.sim.enforcement import DIRT_DEFAULTS, TOWNS, id_card_check, uscc_check
-from yhlaw.sim.framework import CST, DirtProfile, FaultProfile, rng_for, to_iso
-from yhlaw.sim.server import Settings, SettingsError, create_app
+from yhlaw.sim import enforcement, framework
+from yhlaw.sim.framework import CST, FAULT_KINDS, DirtProfile, FaultProfile, rng_for, to_iso
+from yhlaw.sim.server import SOURCES, Settings, SettingsError, create_app
 
 SECRET = "test-secret-not-real"
 ADMIN = {"X-Sim-Admin": "test-admin-token"}
@@ -98,11 +102,40 @@ def test_rng_and_profiles():
         FaultProfile.parse("5xx:0.8,429:0.8")
 
 
+def test_fault_kinds_per_source():
+    extended = FAULT_KINDS + ("cursor_expire",)
+    with pytest.raises(ValueError):
+        FaultProfile.parse("cursor_expire:0.1")
+    assert FaultProfile.parse("cursor_expire:0.1", extended).probabilities == {"cursor_expire": 0.1}
+    # appending a kind never changes the draws of the shared kinds
+    base = FaultProfile.parse("5xx:0.3,reset:0.2")
+    wider = FaultProfile.from_mapping({"5xx": 0.3, "reset": 0.2, "cursor_expire": 0.1}, extended)
+    a, b = random.Random(5), random.Random(5)
+    pairs = [(base.draw(a), wider.draw(b)) for _ in range(200)]
+    assert all(x == y or (x is None and y == "cursor_expire") for x, y in pairs)
+
+
+def test_shared_world():
+    assert enforcement.TOWNS is framework.TOWNS and len(framework.TOWNS) == 12
+    assert framework.party_pool(7) is framework.party_pool(7)
+    assert framework.PartyPool(7).persons == framework.party_pool(7).persons
+    assert framework.PartyPool(8).persons != framework.party_pool(7).persons
+    for source in ("enforcement", "petitions", "legal_services"):
+        assert source in SOURCES
+
+
 def test_settings_require_secret():
     with pytest.raises(SettingsError, match="SIM_CLIENT_SECRET"):
         Settings.from_env(env={}).validate()
     s = Settings.from_env(env={"SIM_CLIENT_SECRET": "x", "SIM_SEED": "7", "SIM_END_DATE": "2022-02-01"})
     assert (s.seed, s.end_date, s.cases_per_day) == (7, date(2022, 2, 1), 40)
+    s = Settings.from_env(env={"SIM_CLIENT_SECRET": "x", "SIM_PETITIONS_PER_DAY": "3", "SIM_SERVICES_PER_DAY": "4",
+                               "SIM_CURSOR_TTL": "9", "SIM_RATE_LIMIT_PER_MIN": "2"})
+    assert (s.petitions_per_day, s.services_per_day, s.cursor_ttl, s.rate_limit_per_min) == (3, 4, 9, 2)
+    assert (Settings().petitions_per_day, Settings().services_per_day) == (25, 60)
+    assert (Settings().cursor_ttl, Settings().rate_limit_per_min) == (300, 600)
+    with pytest.raises(SettingsError, match="source"):
+        Settings(client_secret="x", source="nope").validate()
 
 
 # ---------------------------------------------------------------- auth

@@ -12,57 +12,48 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import accumulate
 from typing import Any, Callable, Sequence
 
-from .framework import (
+from .framework import (  # noqa: F401  (towns and parties re-exported for callers and tests)
     DUPLICATE,
+    EXCLUSIVE_DIRT as SHARED_EXCLUSIVE_DIRT,
+    PRE2021_TOWN_CODES,
+    SHARED_DIRT_DEFAULTS,
+    TOWN_DIRT,
+    TOWN_PICK,
+    TOWNS,
+    UNKNOWN_TOWN_CODES,
     DailyCollection,
+    DirtPlan,
     DirtProfile,
+    PartyPool,
     SimSource,
-    Version,
+    Town,
     VersionedRecord,
-    day_start,
+    Weighted,
+    apply_town_dirt as _apply_town_dirt,
+    at_work as _at,
+    bad_timestamp,
+    correction_time,
+    daily_count,
+    draw_plan,
+    finish_record,
+    id_card_check,
+    later as _later,
+    make_org,
+    make_person,
+    org_code_check,
+    party_pool,
     rng_for,
     to_iso,
+    town_value,
+    uscc_check,
 )
 
 MAX_LAG_DAYS = 45
 
 # --------------------------------------------------------------------------
-# reference data
-
-
-@dataclass(frozen=True)
-class Town:
-    code: str
-    name: str
-    weight: int
-
-    @property
-    def short(self) -> str:
-        return self.name.removesuffix("街道").removesuffix("镇")
-
-
-TOWNS = (
-    Town("330110005000", "五常街道", 14),
-    Town("330110009000", "仁和街道", 6),
-    Town("330110010000", "良渚街道", 14),
-    Town("330110011000", "闲林街道", 10),
-    Town("330110012000", "仓前街道", 12),
-    Town("330110013000", "余杭街道", 10),
-    Town("330110014000", "中泰街道", 5),
-    Town("330110109000", "径山镇", 5),
-    Town("330110110000", "瓶窑镇", 6),
-    Town("330110111000", "鸬鸟镇", 2),
-    Town("330110112000", "百丈镇", 2),
-    Town("330110113000", "黄湖镇", 2),
-)
-UNKNOWN_TOWN_CODES = ("330110999000", "330199001000", "330110200000")
-PRE2021_TOWN_CODES = (
-    "330110001000", "330110002000", "330110003000", "330110004000",
-    "330110006000", "330110007000", "330110008000", "330110102000",
-)
+# reference data (towns and parties live in the framework, shared by all sources)
 
 
 @dataclass(frozen=True)
@@ -102,203 +93,34 @@ CASE_SOURCE_WEIGHTS = (45, 30, 5, 10, 10)
 INSPECTION_RESULTS = ("合格", "责令整改", "立案查处")
 INSPECTION_RESULT_WEIGHTS = (70, 25, 5)
 
-DIRT_DEFAULTS = {
-    "duplicate": 0.02,
-    "missing_required": 0.01,
-    "unknown_town": 0.01,
-    "pre2021_town": 0.01,
-    "town_name": 0.03,
-    "impossible_date": 0.01,
-    "negative_amount": 0.01,
-    "late_correction": 0.03,
-}
+DIRT_DEFAULTS = {**SHARED_DIRT_DEFAULTS, "negative_amount": 0.01}
 INSPECTION_DIRT_KINDS = tuple(k for k in DIRT_DEFAULTS if k != "negative_amount")
 #: Kinds that rewrite the same fields; at most one of them per record.
-EXCLUSIVE_DIRT = ("missing_required", "unknown_town", "pre2021_town", "town_name",
-                  "impossible_date", "negative_amount")
-TOWN_DIRT = ("missing_required", "unknown_town", "pre2021_town")
+EXCLUSIVE_DIRT = (*SHARED_EXCLUSIVE_DIRT, "negative_amount")
 
 
-class Weighted:
-    """Pre-accumulated weighted choice."""
-
-    def __init__(self, items: Sequence[Any], weights: Sequence[float]) -> None:
-        self.items, self.cum = list(items), list(accumulate(weights))
-
-    def pick(self, rng: random.Random) -> Any:
-        return rng.choices(self.items, cum_weights=self.cum)[0]
-
-
-TOWN_PICK = Weighted(TOWNS, [t.weight for t in TOWNS])
 CASE_DEPT_PICK = Weighted(DEPTS, [d.case_weight for d in DEPTS])
 INSPECTION_DEPT_PICK = Weighted(DEPTS, [d.inspection_weight for d in DEPTS])
 CASE_SOURCE_PICK = Weighted(CASE_SOURCES, CASE_SOURCE_WEIGHTS)
 RESULT_PICK = Weighted(INSPECTION_RESULTS, INSPECTION_RESULT_WEIGHTS)
 
 # --------------------------------------------------------------------------
-# parties (a seeded pool, so the same people recur across records)
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁沈姚卢姜钟陆汪范金方俞邵钱严戴孔汤"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国文辉鹏飞玲红波宇浩晨欣怡婷佳琪俊杭越江"
-NAME_STEMS = "天恒鑫瑞华盛远达宏兴泰隆丰源博雅康嘉新锦城佳信诚卓越益峰晟禾良渚径山"
-INDUSTRIES = ("科技", "贸易", "建筑工程", "餐饮管理", "物流", "食品", "环保科技", "建材", "机械制造", "电子商务")
-SHOPS = ("小吃店", "便利店", "五金店", "理发店", "水果店", "面馆", "汽修店")
-ID_REGIONS = ("330110", "330110", "330110", "330106", "330102",
-              "330184", "330522", "342401", "410523", "512930")
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_card_check(body17: str) -> str:
-    """GB 11643 check character for a 17-digit 身份证 body."""
-    return "10X98765432"[sum(int(c) * w for c, w in zip(body17, ID_WEIGHTS)) % 11]
-
-
-def org_code_check(body8: str) -> str:
-    """GB 11714 check character for an 8-character 组织机构代码 body."""
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, ORG_CODE_WEIGHTS))
-    c9 = 11 - total % 11
-    return {10: "X", 11: "0"}.get(c9, str(c9))
-
-
-def uscc_check(body17: str) -> str:
-    """GB 32100 check character for a 17-character 统一社会信用代码 body."""
-    total = sum(USCC_CHARS.index(c) * w for c, w in zip(body17, USCC_WEIGHTS))
-    return USCC_CHARS[(31 - total % 31) % 31]
-
-
-def _phone(rng: random.Random) -> str:
-    return "1" + rng.choice("35789") + "".join(rng.choices("0123456789", k=9))
-
-
-def make_person(rng: random.Random) -> dict[str, Any]:
-    name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2, 2))))
-    birth = date(1955, 1, 1) + timedelta(days=rng.randrange(365 * 49))
-    body = f"{rng.choice(ID_REGIONS)}{birth:%Y%m%d}{rng.randrange(1000):03d}"
-    return {"type": "person", "name": name, "idNo": body + id_card_check(body), "phone": _phone(rng)}
-
-
-def make_org(rng: random.Random) -> dict[str, Any]:
-    stem = "".join(rng.sample(NAME_STEMS, 2))
-    if rng.random() < 0.3:  # 个体工商户
-        name, kind = f"余杭区{rng.choice(TOWNS).short}{stem}{rng.choice(SHOPS)}", "92"
-    else:
-        name, kind = f"杭州{stem}{rng.choice(INDUSTRIES)}有限公司", "91"
-    org8 = "".join(rng.choices(USCC_CHARS[:10] * 3 + USCC_CHARS[10:], k=8))
-    body = f"{kind}330110{org8}{org_code_check(org8)}"
-    return {"type": "org", "name": name, "idNo": body + uscc_check(body), "phone": _phone(rng)}
-
-
-class PartyPool:
-    """A few thousand seeded identities; popular ones recur often."""
-
-    def __init__(self, seed: int, persons: int = 3000, orgs: int = 2000) -> None:
-        rng = rng_for(seed, "party-pool")
-        self.persons = [make_person(rng) for _ in range(persons)]
-        self.orgs = [make_org(rng) for _ in range(orgs)]
-
-    def pick(self, rng: random.Random, p_person: float) -> dict[str, Any]:
-        pool = self.persons if rng.random() < p_person else self.orgs
-        return dict(pool[int(len(pool) * rng.random() ** 2.5)])
-
-
-# --------------------------------------------------------------------------
 # helpers shared by both entities
-
-
-def _at(d: date, rng: random.Random, earliest_h: float = 8.5, latest_h: float = 18.0) -> datetime:
-    """A random working-hours instant on day ``d``."""
-    return day_start(d) + timedelta(seconds=rng.randint(int(earliest_h * 3600), int(latest_h * 3600)))
-
-
-def _later(t: datetime, rng: random.Random, lo_min: int, hi_min: int) -> datetime:
-    return t + timedelta(minutes=rng.randint(lo_min, hi_min))
-
-
-def daily_count(rng: random.Random, d: date, per_day: int) -> int:
-    """Records created on ``d``: fewer at weekends, +-25% noise."""
-    factor = 0.35 if d.weekday() >= 5 else 1.15
-    return max(0, round(per_day * factor * rng.uniform(0.75, 1.25)))
-
-
-def town_value(code: str, form: str) -> str:
-    """Render a valid town in a non-canonical but normalisable form."""
-    town = next(t for t in TOWNS if t.code == code)
-    return {"name": town.name, "short": town.short, "code9": code[:9]}[form]
-
-
-def bad_timestamp(real: str, variant: str) -> str:
-    """An impossible timestamp derived from ``real`` (an ISO string)."""
-    if variant == "far_future":
-        return "2099" + real[4:]
-    if variant == "far_past":
-        return "1900" + real[4:]
-    return real[:4] + "-02-30T10:00:00+08:00"  # bad_calendar
-
-
-@dataclass
-class DirtPlan:
-    """Dirt drawn once per record, applied to each of its versions."""
-
-    kinds: list[str]
-    variant: str = ""
-    value: str = ""
-
-    def has(self, kind: str) -> bool:
-        return kind in self.kinds
-
-
-def _apply_town_dirt(payload: dict, plan: DirtPlan) -> list[str]:
-    """Town-related dirt shared by both entities; returns applied kinds."""
-    if plan.has("missing_required") and plan.variant == "town":
-        del payload["townCode"]
-        return ["missing_required"]
-    if plan.has("unknown_town") or plan.has("pre2021_town"):
-        payload["townCode"] = plan.value
-        return ["unknown_town" if plan.has("unknown_town") else "pre2021_town"]
-    if plan.has("town_name"):
-        payload["townCode"] = town_value(payload["townCode"], plan.variant)
-        return ["town_name"]
-    return []
 
 
 def _draw_plan(profile: DirtProfile, rng: random.Random, allowed: Sequence[str],
                variants: dict[str, Sequence[str]]) -> DirtPlan:
-    kinds = [k for k in profile.draw(rng, EXCLUSIVE_DIRT) if k in allowed]
-    plan = DirtPlan(kinds)
-    for kind in kinds:
-        if kind in variants:
-            plan.variant = rng.choice(variants[kind])
-        if kind == "unknown_town":
-            plan.value = rng.choice(UNKNOWN_TOWN_CODES)
-        elif kind == "pre2021_town":
-            plan.value = rng.choice(PRE2021_TOWN_CODES)
-    return plan
+    return draw_plan(profile, rng, allowed, variants, EXCLUSIVE_DIRT)
 
 
 def _finish(truth_key: str, states: list[tuple[datetime, dict]], plan: DirtPlan,
             apply: Callable[[dict, DirtPlan], list[str]], correction_index: int | None,
             created: date) -> VersionedRecord:
-    """Apply dirt to each version state and freeze the record."""
-    versions = []
-    for n, (updated_at, payload) in enumerate(states):
-        assert (updated_at.date() - created).days <= MAX_LAG_DAYS, "version beyond max lag"
-        payload["updatedAt"] = to_iso(updated_at)
-        dirt = apply(payload, plan)
-        if plan.has(DUPLICATE):
-            dirt.append(DUPLICATE)
-        if n == correction_index:
-            dirt.append("late_correction")
-        versions.append(Version(updated_at, payload, tuple(sorted(dirt))))
-    return VersionedRecord(truth_key, tuple(versions))
+    return finish_record(truth_key, states, plan, apply, correction_index, created, MAX_LAG_DAYS)
 
 
 def _correction_time(rng: random.Random, last: datetime, created: date) -> datetime | None:
-    """5-40 days after ``last``, but never beyond the max lag."""
-    day = min(last.date() + timedelta(days=rng.randint(5, 40)), created + timedelta(days=MAX_LAG_DAYS))
-    return _at(day, rng, 9, 17) if day > last.date() else None
+    return correction_time(rng, last, created, MAX_LAG_DAYS)
 
 
 # --------------------------------------------------------------------------
@@ -527,7 +349,7 @@ def build_source(settings: Any) -> SimSource:
     if settings.cases_per_day > 600 or settings.inspections_per_day > 6000:
         raise ValueError("volume too high for the 6-digit case / 4-digit inspection numbering")
     dirt = DirtProfile.parse(settings.dirt, DIRT_DEFAULTS)
-    parties = PartyPool(settings.seed)
+    parties = party_pool(settings.seed)
     cases = CaseGenerator(settings.seed, settings.cases_per_day, dirt, parties)
     inspections = InspectionGenerator(settings.seed, settings.inspections_per_day, dirt, parties)
     span = dict(start=settings.start_date, end=settings.end_date, max_lag_days=MAX_LAG_DAYS)

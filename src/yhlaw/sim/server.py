@@ -1,41 +1,71 @@
-"""HTTP face of a simulated source: OAuth2 client-credentials tokens, paged
-incremental list endpoints (one per collection), seeded fault injection and
-``/_sim/*`` admin endpoints for tests.
+"""HTTP face of a simulated source: incremental list endpoints (one per
+collection) in the source's API style, seeded fault injection and ``/_sim/*``
+admin endpoints for tests.
 
 Source-agnostic: the source is looked up in ``SOURCES`` by name and must
-expose ``build_source(settings) -> SimSource``.
+expose ``build_source(settings) -> SimSource``; ``SimSource.api`` picks the
+API style from ``API_STYLES``:
+
+* ``oauth_paged`` -- OAuth2 client-credentials tokens (``POST /oauth/token``),
+  ``GET {prefix}/{entity}?updated_since&updated_until&page&page_size`` ->
+  ``{"total", "page", "page_size", "items"}``.
+* ``signed_cursor`` -- no token: every request carries ``X-Api-Key``,
+  ``X-Timestamp`` and ``X-Signature`` (HMAC-SHA256, see ``signature``);
+  ``GET {prefix}/{entity}?updated_since&updated_until&limit[&cursor]`` ->
+  ``{"items", "next_cursor"}`` with keyset cursors that expire, and a
+  per-key rolling-minute rate limit (429 + Retry-After).
+* ``none`` -- no data endpoint at all: the source is a ``SourceSystem``
+  (a drop folder, a database) that the process keeps in step with the world
+  clock; only ``/healthz`` and ``/_sim/*`` are served.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import bisect
+import hashlib
+import hmac
 import importlib
 import json
 import logging
+import math
 import os
 import random
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from .framework import FAULT_KINDS, FaultProfile, SimSource, WorldClock, parse_iso, to_iso
+from .framework import FAULT_KINDS, DailyCollection, FaultProfile, SimSource, WorldClock, parse_iso, to_iso
 
 log = logging.getLogger("yhlaw.sim")
 
 #: source name -> module exposing ``build_source(settings)``.
-SOURCES = {"enforcement": "yhlaw.sim.enforcement"}
+SOURCES = {
+    "enforcement": "yhlaw.sim.enforcement",
+    "petitions": "yhlaw.sim.petitions",
+    "legal_services": "yhlaw.sim.legal_services",
+    "courts": "yhlaw.sim.courts",
+    "mediation": "yhlaw.sim.mediation",
+}
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 500
+MAX_CURSOR_LIMIT = 500
+DEFAULT_CURSOR_LIMIT = 200
+#: Largest accepted |wall clock - X-Timestamp| of a signed request, seconds.
+SIGNATURE_MAX_SKEW = 300
 #: Where a list endpoint leaves its item count for the middleware's stats.
 ITEMS_SCOPE_KEY = "yhlaw.sim.items"
 
@@ -57,11 +87,23 @@ class Settings:
     seed: int = 20220101
     cases_per_day: int = 40
     inspections_per_day: int = 60
+    petitions_per_day: int = 25
+    services_per_day: int = 60
+    court_cases_per_day: int = 50
+    mediations_per_day: int = 30
+    drop_dir: str | None = None  # courts: the drop folder
+    half_written_seconds: float = 2.0  # courts: how long a half_written file stays truncated
+    db_admin_url: str | None = None  # mediation: libpq URL of a role that may create databases/roles
+    db_name: str = "yhlaw_sim_mediation"
+    db_reader: str = "mediation_reader"
+    system_tick_seconds: float = 5.0  # non-HTTP sources: catch-up interval while the clock is real time
     dirt: str = "default"
     faults: str = "none"
     client_id: str = "yhlaw-etl"
     admin_token: str | None = None
     token_ttl: int = 600
+    cursor_ttl: int = 300
+    rate_limit_per_min: int = 600
     slow_seconds: float = 5.0
     start_date: date = date(2021, 1, 1)
     end_date: date = date(2023, 12, 31)
@@ -70,10 +112,16 @@ class Settings:
     ENV: ClassVar[dict[str, str]] = {
         "seed": "SIM_SEED", "cases_per_day": "SIM_CASES_PER_DAY",
         "inspections_per_day": "SIM_INSPECTIONS_PER_DAY", "dirt": "SIM_DIRT",
+        "petitions_per_day": "SIM_PETITIONS_PER_DAY", "services_per_day": "SIM_SERVICES_PER_DAY",
+        "cursor_ttl": "SIM_CURSOR_TTL", "rate_limit_per_min": "SIM_RATE_LIMIT_PER_MIN",
         "faults": "SIM_FAULTS", "client_id": "SIM_CLIENT_ID",
         "client_secret": "SIM_CLIENT_SECRET", "admin_token": "SIM_ADMIN_TOKEN",
         "token_ttl": "SIM_TOKEN_TTL", "slow_seconds": "SIM_SLOW_SECONDS",
         "start_date": "SIM_START_DATE", "end_date": "SIM_END_DATE", "now": "SIM_NOW",
+        "court_cases_per_day": "SIM_COURT_CASES_PER_DAY", "mediations_per_day": "SIM_MEDIATIONS_PER_DAY",
+        "drop_dir": "SIM_DROP_DIR", "half_written_seconds": "SIM_HALF_WRITTEN_SECONDS",
+        "db_admin_url": "SIM_DB_ADMIN_URL", "db_name": "SIM_DB_NAME", "db_reader": "SIM_DB_READER",
+        "system_tick_seconds": "SIM_SYSTEM_TICK_SECONDS",
     }
 
     @classmethod
@@ -90,23 +138,36 @@ class Settings:
         return cls(**values)
 
     def validate(self) -> None:
-        if not self.client_secret:
-            raise SettingsError("SIM_CLIENT_SECRET is not set; the simulator refuses to start "
-                                "without a client secret (export SIM_CLIENT_SECRET=...)")
         if self.source not in SOURCES:
             raise SettingsError(f"unknown source {self.source!r}; known: {sorted(SOURCES)}")
+        module = importlib.import_module(SOURCES[self.source])
+        if getattr(module, "NEEDS_CLIENT_SECRET", True) and not self.client_secret:
+            raise SettingsError("SIM_CLIENT_SECRET is not set; the simulator refuses to start "
+                                "without a client secret (export SIM_CLIENT_SECRET=...)")
+        if hasattr(module, "validate_settings"):
+            try:
+                module.validate_settings(self)
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
         if self.start_date > self.end_date:
             raise SettingsError("SIM_START_DATE is after SIM_END_DATE")
-        if self.token_ttl < 0 or self.slow_seconds < 0:
-            raise SettingsError("SIM_TOKEN_TTL and SIM_SLOW_SECONDS must be >= 0")
+        if self.token_ttl < 0 or self.slow_seconds < 0 or self.cursor_ttl < 0:
+            raise SettingsError("SIM_TOKEN_TTL, SIM_CURSOR_TTL and SIM_SLOW_SECONDS must be >= 0")
+        if self.rate_limit_per_min < 1:
+            raise SettingsError("SIM_RATE_LIMIT_PER_MIN must be >= 1")
+        volumes = (self.cases_per_day, self.inspections_per_day, self.petitions_per_day, self.services_per_day,
+                   self.court_cases_per_day, self.mediations_per_day)
+        if min(volumes) < 0:
+            raise SettingsError("SIM_*_PER_DAY volumes must be >= 0")
 
 
 def _convert(name: str, raw: str, var: str) -> Any:
     """Convert an env string to the type of setting ``name``."""
     try:
-        if name in ("seed", "cases_per_day", "inspections_per_day", "token_ttl"):
+        if name in ("seed", "cases_per_day", "inspections_per_day", "petitions_per_day", "services_per_day",
+                    "token_ttl", "cursor_ttl", "rate_limit_per_min", "court_cases_per_day", "mediations_per_day"):
             return int(raw)
-        if name == "slow_seconds":
+        if name in ("slow_seconds", "half_written_seconds", "system_tick_seconds"):
             return float(raw)
         if name in ("start_date", "end_date"):
             return date.fromisoformat(raw)
@@ -169,13 +230,16 @@ class Stats:
 class SimState:
     """Everything mutable about a running simulator."""
 
-    def __init__(self, settings: Settings, source: SimSource, wall_time: Callable[[], float]) -> None:
-        self.settings, self.source = settings, source
+    def __init__(self, settings: Settings, source: SimSource, wall_time: Callable[[], float],
+                 fault_kinds: tuple[str, ...] = FAULT_KINDS) -> None:
+        self.settings, self.source, self.wall_time = settings, source, wall_time
+        self.fault_kinds = fault_kinds
         self.clock = WorldClock(settings.now)
         self.tokens = TokenStore(settings.token_ttl, wall_time)
         self.stats = Stats()
         self._lock = threading.Lock()
-        self.set_faults(FaultProfile.parse(settings.faults))
+        self.set_faults(FaultProfile.parse(settings.faults, fault_kinds))
+        self.api: Api | None = None  # set by create_app
 
     def set_faults(self, profile: FaultProfile) -> None:
         """Replace the fault profile and restart its seeded draw sequence."""
@@ -193,6 +257,13 @@ class SimState:
         """A further draw from the fault RNG (e.g. which 5xx status)."""
         with self._lock:
             return self._fault_rng.choice(options)
+
+    def fault_happens(self, kind: str) -> bool:
+        """One draw from the fault RNG: does fault ``kind`` hit this event?
+        (For a system's own faults, which fire on deliveries, not requests.)"""
+        with self._lock:
+            p = self.faults.probabilities.get(kind, 0.0)
+            return self._fault_rng.random() < p
 
     def record_fault(self, kind: str) -> None:
         with self._lock:
@@ -259,7 +330,12 @@ def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[
 
 
 class FaultInjector:
-    """Draws one fault per request to ``/api/*`` and ``/oauth/token``.
+    """Draws one fault per request to the source's API (``/api/*`` and, for
+    OAuth sources, ``/oauth/token``).
+
+    Auth-related kinds only fire when there is something to break: the API
+    style's ``arm_fault`` turns ``token_expire`` without a live token (and
+    e.g. ``cursor_expire`` without a cursor) into no fault at all.
 
     ``reset`` sends the real status line and headers (with the real
     Content-Length), a third of the body, and then ends the ASGI call
@@ -270,23 +346,20 @@ class FaultInjector:
     def __init__(self, app, state: SimState) -> None:
         self.app, self.state = app, state
 
-    @staticmethod
-    def applies(path: str) -> bool:
-        return path.startswith("/api/") or path == "/oauth/token"
-
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not self.applies(scope["path"]):
+        api = self.state.api
+        if scope["type"] != "http" or not api.fault_applies(scope["path"]):
             return await self.app(scope, receive, send)
         kind = self.state.next_fault()
-        if kind == "token_expire":
-            token = _bearer(scope["headers"])
-            kind = kind if token and self.state.tokens.revoke(token) else None
+        if kind is not None:
+            kind = api.arm_fault(kind, scope)
         if kind is not None:
             self.state.record_fault(kind)
             log.info("fault %s on %s %s", kind, scope["method"], scope["path"])
         handlers = {None: self.app, "5xx": self._server_error, "429": self._rate_limit,
                     "slow": self._slow, "truncated": self._truncated, "malformed": self._malformed,
                     "token_expire": self.app, "reset": self._reset}
+        handlers.update({k: self.app for k in api.extra_fault_kinds})  # armed above; the route answers
         await handlers[kind](scope, receive, send)
         if kind not in ("truncated", "reset"):  # items in a broken body were never delivered
             self.state.served(scope.get(ITEMS_SCOPE_KEY, 0))
@@ -360,6 +433,247 @@ def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[s
 
 
 # --------------------------------------------------------------------------
+# API styles
+
+
+def _scope_query(scope) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+
+
+class Api:
+    """One API style: its public routes and how its faults arm."""
+
+    #: Fault kinds of this style beyond ``FAULT_KINDS`` (drawn after them).
+    extra_fault_kinds: tuple[str, ...] = ()
+
+    def __init__(self, state: SimState) -> None:
+        self.state, self.settings = state, state.settings
+        self.prefix = state.source.path_prefix.rstrip("/")
+
+    def fault_applies(self, path: str) -> bool:
+        return path.startswith("/api/")
+
+    def arm_fault(self, kind: str, scope) -> str | None:
+        """Prepare fault ``kind`` for this request; None if it cannot apply."""
+        return kind
+
+    def add_routes(self, app: FastAPI) -> None:
+        for entity, collection in self.state.source.collections.items():
+            endpoint = self.list_endpoint(entity, collection)
+            endpoint.__name__ = f"list_{entity}"
+            app.add_api_route(f"{self.prefix}/{entity}", endpoint, methods=["GET"])
+
+    def list_endpoint(self, entity: str, collection: DailyCollection) -> Callable:
+        raise NotImplementedError
+
+
+class OAuthPagedApi(Api):
+    """OAuth2 client credentials + numbered pages with a total."""
+
+    def fault_applies(self, path: str) -> bool:
+        return path.startswith("/api/") or path == "/oauth/token"
+
+    def arm_fault(self, kind: str, scope) -> str | None:
+        if kind == "token_expire":
+            token = _bearer(scope["headers"])
+            return kind if token and self.state.tokens.revoke(token) else None
+        return kind
+
+    def add_routes(self, app: FastAPI) -> None:
+        state, settings = self.state, self.settings
+
+        @app.post("/oauth/token")
+        async def token(request: Request) -> JSONResponse:
+            form = parse_qs((await request.body()).decode("utf-8", "replace"))
+            if form.get("grant_type", [""])[0] != "client_credentials":
+                raise ApiError(400, "unsupported_grant_type")
+            cid, secret = _client_credentials(request, form)
+            ok = secrets.compare_digest(cid.encode(), settings.client_id.encode()) and \
+                secrets.compare_digest(secret.encode(), settings.client_secret.encode())
+            if not ok:
+                raise ApiError(401, "invalid_client")
+            return JSONResponse({"access_token": state.tokens.issue(), "token_type": "Bearer",
+                                 "expires_in": settings.token_ttl})
+
+        super().add_routes(app)
+
+    def list_endpoint(self, entity: str, collection: DailyCollection) -> Callable:
+        state = self.state
+
+        def list_items(request: Request, updated_since: str | None = None, updated_until: str | None = None,
+                       page: str | None = None, page_size: str | None = None) -> JSONResponse:
+            token = _bearer(request.headers)
+            if not token or not state.tokens.valid(token):
+                raise ApiError(401, "invalid_token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            since, until = _window(updated_since, updated_until)
+            page_no = _positive_int(page, "page", 1)
+            size = _positive_int(page_size, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+            items = collection.expand(collection.query(since, until, state.clock.now()))
+            chunk = items[(page_no - 1) * size: page_no * size]
+            request.scope[ITEMS_SCOPE_KEY] = len(chunk)  # counted by FaultInjector once delivered
+            return JSONResponse({"total": len(items), "page": page_no, "page_size": size, "items": chunk})
+
+        return list_items
+
+
+def canonical_query(pairs: list[tuple[str, str]]) -> str:
+    """The signature's view of a query: sorted by name (then value), ``k=v``
+    joined by ``&``, values percent-encoded with ``quote(v, safe="")``."""
+    return "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(pairs))
+
+
+def signature(secret: str, method: str, path: str, pairs: list[tuple[str, str]], timestamp: str) -> str:
+    """Hex HMAC-SHA256 over ``METHOD\npath\ncanonical_query\ntimestamp``."""
+    message = f"{method.upper()}\n{path}\n{canonical_query(pairs)}\n{timestamp}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+class RateLimiter:
+    """At most ``limit`` accepted requests per rolling 60 s per key (wall clock).
+    Rejected requests take no slot."""
+
+    WINDOW = 60.0
+
+    def __init__(self, limit: int, wall_time: Callable[[], float]) -> None:
+        self.limit, self._wall_time = limit, wall_time
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> int | None:
+        """Take a slot; None if granted, else seconds until one frees (>= 1)."""
+        now = self._wall_time()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.WINDOW:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(1, math.ceil(hits[0] + self.WINDOW - now))
+            hits.append(now)
+            return None
+
+
+class SignedCursorApi(Api):
+    """API key + HMAC request signature, keyset cursors, per-minute rate limit.
+
+    A cursor is ``base64url(json).mac``: the window, the last served
+    position (updatedAt, record key, copies of it served -- a ``duplicate``
+    is served twice and may straddle a page boundary) and its wall-clock
+    issue time.  The MAC (per-process secret) makes cursors tamper-evident;
+    a server restart therefore invalidates outstanding cursors (400).
+    """
+
+    extra_fault_kinds = ("cursor_expire",)
+
+    def __init__(self, state: SimState) -> None:
+        super().__init__(state)
+        self.limiter = RateLimiter(self.settings.rate_limit_per_min, state.wall_time)
+        self._cursor_key = secrets.token_bytes(32)
+        self._revoked: set[str] = set()
+        self._lock = threading.Lock()
+
+    def arm_fault(self, kind: str, scope) -> str | None:
+        if kind == "token_expire":
+            return None  # no tokens here
+        if kind == "cursor_expire":
+            cursor = (_scope_query(scope).get("cursor") or [""])[0]
+            if not cursor:
+                return None
+            with self._lock:
+                self._revoked.add(cursor)
+        return kind
+
+    # -- auth -----------------------------------------------------------------
+    def authenticate(self, request: Request) -> str:
+        """Check the request signature; return the API key."""
+        headers = request.headers
+        key, stamp, given = (headers.get(h, "") for h in ("x-api-key", "x-timestamp", "x-signature"))
+        invalid = ApiError(401, "invalid_signature")
+        if not key or not stamp or not given:
+            raise invalid
+        if not secrets.compare_digest(key.encode(), self.settings.client_id.encode()):
+            raise invalid
+        try:
+            skew = abs(self.state.wall_time() - int(stamp))
+        except ValueError:
+            raise invalid from None
+        if skew > SIGNATURE_MAX_SKEW:
+            raise invalid
+        expected = signature(self.settings.client_secret, request.method, request.url.path,
+                             request.query_params.multi_items(), stamp)
+        if not secrets.compare_digest(given.strip().lower().encode(), expected.encode()):
+            raise invalid
+        return key
+
+    # -- cursors --------------------------------------------------------------
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._cursor_key, body.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def encode_cursor(self, window: tuple[str, str], position: tuple[datetime, str, int]) -> str:
+        updated_at, key, copy = position
+        doc = {"w": list(window), "t": updated_at.isoformat(), "k": key, "c": copy,
+               "i": round(self.state.wall_time(), 3)}
+        body = base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+                                        .encode()).decode().rstrip("=")
+        return f"{body}.{self._mac(body)}"
+
+    def decode_cursor(self, cursor: str, window: tuple[str, str]) -> tuple[datetime, str, int]:
+        with self._lock:
+            revoked = cursor in self._revoked
+        body, _, mac = cursor.partition(".")
+        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+            raise ApiError(400, "invalid_request", "cursor is not one this server issued")
+        doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if revoked or self.state.wall_time() >= doc["i"] + self.settings.cursor_ttl:
+            raise ApiError(410, "cursor_expired")
+        if tuple(doc["w"]) != window:
+            raise ApiError(400, "invalid_request", "cursor belongs to a different updated_since/updated_until")
+        return datetime.fromisoformat(doc["t"]), doc["k"], int(doc["c"])
+
+    # -- list -----------------------------------------------------------------
+    def list_endpoint(self, entity: str, collection: DailyCollection) -> Callable:
+        state = self.state
+
+        def list_items(request: Request, updated_since: str | None = None, updated_until: str | None = None,
+                       limit: str | None = None, cursor: str | None = None) -> JSONResponse:
+            key = self.authenticate(request)
+            wait = self.limiter.acquire(key)
+            if wait is not None:
+                raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)})
+            since, until = _window(updated_since, updated_until)
+            size = _positive_int(limit, "limit", DEFAULT_CURSOR_LIMIT, MAX_CURSOR_LIMIT)
+            window = tuple(dt.astimezone(timezone.utc).isoformat() for dt in (since, until))
+            # The served sequence: (updatedAt, key, copy number) strictly increasing.
+            served = [(h.version.updated_at, h.record.truth_key, n, h.version.payload)
+                      for h in collection.query(since, until, state.clock.now()) for n in range(h.copies)]
+            start = 0
+            if cursor:
+                position = self.decode_cursor(cursor, window)
+                start = bisect.bisect_right([s[:3] for s in served], position)
+            chunk = served[start:start + size]
+            more = start + size < len(served)
+            next_cursor = self.encode_cursor(window, chunk[-1][:3]) if more and chunk else None
+            request.scope[ITEMS_SCOPE_KEY] = len(chunk)
+            return JSONResponse({"items": [s[3] for s in chunk], "next_cursor": next_cursor})
+
+        return list_items
+
+
+class NoApi(Api):
+    """No data endpoint: the source is a ``SourceSystem`` (files, a database)."""
+
+    def fault_applies(self, path: str) -> bool:
+        return False
+
+    def add_routes(self, app: FastAPI) -> None:
+        pass
+
+
+#: ``SimSource.api`` -> API style.
+API_STYLES: dict[str, type[Api]] = {"oauth_paged": OAuthPagedApi, "signed_cursor": SignedCursorApi,
+                                    "none": NoApi}
+
+
+# --------------------------------------------------------------------------
 # app factory
 
 
@@ -369,11 +683,30 @@ def load_source(settings: Settings) -> SimSource:
 
 
 def create_app(settings: Settings, *, wall_time: Callable[[], float] = time.time) -> FastAPI:
-    """Build the simulator app. ``wall_time`` drives token expiry (tests fake it)."""
+    """Build the simulator app. ``wall_time`` drives token/cursor expiry,
+    signature timestamps and rate limits (tests fake it)."""
     settings.validate()
-    state = SimState(settings, load_source(settings), wall_time)
-    app = FastAPI(title=f"yhlaw simulator: {settings.source}", docs_url=None, redoc_url=None)
+    source = load_source(settings)
+    api_cls = API_STYLES[source.api]
+    system = source.system
+    extra = api_cls.extra_fault_kinds + (system.fault_kinds if system is not None else ())
+    state = SimState(settings, source, wall_time, FAULT_KINDS + extra)
+    state.api = api_cls(state)
+    ticker = None
+    if system is not None:
+        system.start(state)  # e.g. write the files / fill the database up to the clock
+        ticker = _SystemTicker(state, system, settings.system_tick_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if ticker is not None:
+            ticker.stop()
+            await run_in_threadpool(system.close)
+
+    app = FastAPI(title=f"yhlaw simulator: {settings.source}", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.sim = state
+    app.state.ticker = ticker
     app.add_middleware(FaultInjector, state=state)
 
     @app.exception_handler(ApiError)
@@ -384,53 +717,13 @@ def create_app(settings: Settings, *, wall_time: Callable[[], float] = time.time
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": "invalid_request", "detail": str(exc.errors())}, status_code=400)
 
-    _add_public_routes(app, state)
-    _add_admin_routes(app, state)
-    return app
-
-
-def _add_public_routes(app: FastAPI, state: SimState) -> None:
-    settings = state.settings
-
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", "source": settings.source}
 
-    @app.post("/oauth/token")
-    async def token(request: Request) -> JSONResponse:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        if form.get("grant_type", [""])[0] != "client_credentials":
-            raise ApiError(400, "unsupported_grant_type")
-        cid, secret = _client_credentials(request, form)
-        ok = secrets.compare_digest(cid.encode(), settings.client_id.encode()) and \
-            secrets.compare_digest(secret.encode(), settings.client_secret.encode())
-        if not ok:
-            raise ApiError(401, "invalid_client")
-        return JSONResponse({"access_token": state.tokens.issue(), "token_type": "Bearer",
-                             "expires_in": settings.token_ttl})
-
-    for entity in state.source.collections:
-        app.add_api_route(f"/api/v1/{entity}", _list_endpoint(state, entity), methods=["GET"])
-
-
-def _list_endpoint(state: SimState, entity: str):
-    collection = state.source.collections[entity]
-
-    def list_items(request: Request, updated_since: str | None = None, updated_until: str | None = None,
-                   page: str | None = None, page_size: str | None = None) -> JSONResponse:
-        token = _bearer(request.headers)
-        if not token or not state.tokens.valid(token):
-            raise ApiError(401, "invalid_token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        since, until = _window(updated_since, updated_until)
-        page_no = _positive_int(page, "page", 1)
-        size = _positive_int(page_size, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        items = collection.expand(collection.query(since, until, state.clock.now()))
-        chunk = items[(page_no - 1) * size: page_no * size]
-        request.scope[ITEMS_SCOPE_KEY] = len(chunk)  # counted by FaultInjector once delivered
-        return JSONResponse({"total": len(items), "page": page_no, "page_size": size, "items": chunk})
-
-    list_items.__name__ = f"list_{entity}"
-    return list_items
+    state.api.add_routes(app)
+    _add_admin_routes(app, state)
+    return app
 
 
 def _add_admin_routes(app: FastAPI, state: SimState) -> None:
@@ -447,8 +740,13 @@ def _add_admin_routes(app: FastAPI, state: SimState) -> None:
         except ValueError:
             raise ApiError(400, "invalid_request", "body must be JSON") from None
 
+    system = state.source.system
+
     def clock_view() -> dict:
-        return {"now": to_iso(state.clock.now()), "fixed": state.clock.is_fixed}
+        view = {"now": to_iso(state.clock.now()), "fixed": state.clock.is_fixed}
+        if system is not None:
+            view.update(system.clock_view())
+        return view
 
     @app.get("/_sim/clock")
     def get_clock(request: Request) -> dict:
@@ -465,6 +763,12 @@ def _add_admin_routes(app: FastAPI, state: SimState) -> None:
             state.clock.set(parse_iso(body["now"]) if body["now"] is not None else None)
         except (TypeError, ValueError) as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
+        if system is not None:  # bring the system (files, database) to the new clock before answering
+            options = {k: v for k, v in body.items() if k != "now"}
+            try:
+                await run_in_threadpool(system.on_clock, state.clock.now(), options)
+            except ValueError as exc:
+                raise ApiError(400, "invalid_request", str(exc)) from None
         return clock_view()
 
     @app.get("/_sim/faults")
@@ -478,9 +782,9 @@ def _add_admin_routes(app: FastAPI, state: SimState) -> None:
         body = await json_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request",
-                           f"body must map fault kinds {list(FAULT_KINDS)} to probabilities")
+                           f"body must map fault kinds {list(state.fault_kinds)} to probabilities")
         try:
-            state.set_faults(FaultProfile.from_mapping(body))
+            state.set_faults(FaultProfile.from_mapping(body, state.fault_kinds))
         except ValueError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
         return dict(state.faults.probabilities)
@@ -506,3 +810,30 @@ def _add_admin_routes(app: FastAPI, state: SimState) -> None:
         since, until = _window(updated_since, updated_until)
         collection = state.source.collections[entity]
         return {"items": collection.truth(collection.query(since, until, state.clock.now()))}
+
+
+class _SystemTicker:
+    """While the world clock runs in real time, keep a non-HTTP system in
+    step with it (deliveries fall due as time passes).  A pinned clock is
+    only moved by ``PUT /_sim/clock``, so the ticker then does nothing."""
+
+    def __init__(self, state: SimState, system: Any, interval: float) -> None:
+        self.state, self.system, self.interval = state, system, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sim-system-ticker", daemon=True)
+        if interval > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.state.clock.is_fixed:
+                continue
+            try:
+                self.system.on_clock(self.state.clock.now(), {"_tick": True})
+            except Exception:  # keep ticking; the next PUT /_sim/clock reports errors
+                log.exception("system catch-up failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
