@@ -36,32 +36,55 @@ def warehouse(settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def sim(settings):
-    from yhlaw.runtime import simulator
+def sims(settings):
+    """One real simulator process per source spec."""
+    from dataclasses import replace
 
-    with simulator(settings, "enforcement", port=18801, extra_env=SIM_ENV) as s:
-        yield s
+    from yhlaw.runtime import simulators
+    from yhlaw.spec import source_names
+
+    with simulators(replace(settings, sim_base_port=18801), source_names(), now=day("2022-03-01"),
+                    extra_env=SIM_ENV) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
-def airflow(settings, warehouse, sim):
-    """Airflow configured for the test warehouse and simulator (env connections)."""
+def sim(sims):
+    return sims["enforcement"]
+
+
+def source_connection_env(source: str) -> str:
+    from yhlaw.spec import load_spec
+
+    return f"AIRFLOW_CONN_{load_spec(source).connection.upper()}"
+
+
+@pytest.fixture(scope="session")
+def airflow(settings, warehouse, sims):
+    """Airflow configured for the test warehouse and simulators (env connections)."""
     import json
 
     from yhlaw.runtime import prepare_airflow
 
-    prepare_airflow(settings, {"enforcement": sim.url})
-    conn = json.loads(os.environ["AIRFLOW_CONN_SRC_ENFORCEMENT"])
-    conn["extra"] = json.dumps({"timeout_seconds": CLIENT_TIMEOUT, "backoff_seconds": 0.05})
-    os.environ["AIRFLOW_CONN_SRC_ENFORCEMENT"] = json.dumps(conn)
+    prepare_airflow(settings, {s: sim.url for s, sim in sims.items()})
+    for source in sims:
+        conn = json.loads(os.environ[source_connection_env(source)])
+        extra = {**json.loads(conn.get("extra") or "{}"), "timeout_seconds": CLIENT_TIMEOUT, "backoff_seconds": 0.05}
+        conn["extra"] = json.dumps(extra)
+        os.environ[source_connection_env(source)] = json.dumps(conn)
     return settings
 
 
 @pytest.fixture(scope="session")
-def ingest_dag(airflow):
+def dags(airflow, sims):
     from yhlaw.runtime import load_dag
 
-    return load_dag("ingest_enforcement")
+    return {s: load_dag(f"ingest_{s}") for s in sims}
+
+
+@pytest.fixture(scope="session")
+def ingest_dag(dags):
+    return dags["enforcement"]
 
 
 def day(d: str) -> datetime:

@@ -1,7 +1,9 @@
-"""End to end through real Airflow (dag.test on the DAG parsed from dags/), the real simulator
-and the real PostgreSQL warehouse: what the source served is exactly what the warehouse holds.
+"""End to end through real Airflow (dag.test on the DAGs parsed from dags/), the real simulators
+and the real PostgreSQL warehouse, for every source spec: what a source served is exactly what
+the warehouse holds.
 
 The tests in this module build on each other in order (one warehouse, days loaded in turn).
+Everything source-specific is read from the spec, so a new source is covered by adding it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from datetime import timedelta
 import pendulum
 import pytest
 
-from conftest import day, run_day
+from conftest import day, run_day, source_connection_env
 from yhlaw.pipeline import window_for
+from yhlaw.spec import load_spec, source_names
 from yhlaw.warehouse import table_checksum, transaction
 
+SOURCES = source_names()
 DAYS = ["2022-03-01", "2022-03-02", "2022-03-03"]
-ENTITIES = {"case": ("cases", "enforcement_case", "case_no"),
-            "inspection": ("inspections", "enforcement_inspection", "inspection_no")}
-# The simulator's dirt kinds and the quarantine reasons that must catch them.
+# The simulators' dirt kinds and the quarantine reasons that must catch them.
 ERROR_DIRT = {
     "missing_required": {"missing_required_field"},
     "unknown_town": {"unknown_town"},
@@ -29,58 +31,82 @@ ERROR_DIRT = {
     "impossible_date": {"impossible_date", "unparseable_value"},
     "negative_amount": {"amount_out_of_range"},
 }
-HARMLESS_DIRT = {"town_name", "late_correction", "duplicate"}
+# Dirt that is valid data once normalised (or legitimately incomplete records).
+HARMLESS_DIRT = {"town_name", "late_correction", "duplicate", "stages_out_of_order", "incomplete_stages",
+                 "encoding_mixup", "xlsx"}
 
 
-def core_checksums(url: str) -> dict[str, tuple[int, str]]:
+def kind(source: str) -> str:
+    return load_spec(source).transport.get("kind", "http")
+
+
+def stamps(entity) -> tuple[str, str]:
+    """(payload field, core column) that identify a record version the way the truth does:
+    the update time, or for file drops the delivery time of the file."""
+    if kind(entity.source) == "file_drop":
+        return "_delivered_at", "delivered_at"
+    return entity.updated_at, "source_updated_at"
+
+
+def instant(text: str):
+    """A source time stamp as an instant; sources that store local time omit the zone."""
+    return pendulum.parse(text, tz="Asia/Shanghai")
+
+
+def entities(source: str):
+    return load_spec(source).entities.values()
+
+
+def api_name(entity) -> str:
+    return entity.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def core_checksums(url: str, sources=SOURCES) -> dict[str, tuple[int, str]]:
     with transaction(url) as conn:
-        return {f"{t}{v}": table_checksum(conn, "core", f"{t}{v}")
-                for _, t, _ in ENTITIES.values() for v in ("", "_version")}
+        return {f"{e.table}{v}": table_checksum(conn, "core", f"{e.table}{v}")
+                for s in sources for e in entities(s) for v in ("", "_version")}
 
 
-def check_against_truth(url: str, sim, entity: str, start) -> dict[str, int]:
+def check_against_truth(url: str, sim, entity, start, truth=None) -> dict[str, int]:
     """Every record version the source served for this run's window is in core or in
     quarantine with the reason its dirt calls for, and the counts reconcile exactly."""
-    api_name, table, key_col = ENTITIES[entity]
-    window = window_for("enforcement", start, start + timedelta(days=1))
-    truth = sim.truth(api_name, window.since, window.end)
+    window = window_for(entity.source, start, start + timedelta(days=1))
+    truth = sim.truth(api_name(entity), window.since, window.end) if truth is None else truth
+    payload_stamp, version_stamp = stamps(entity)
     served = len(truth) + sum("duplicate" in t["dirt"] for t in truth)
     with transaction(url) as conn, conn.cursor() as cur:
         cur.execute(
             """SELECT batch_id, status, received, loaded, quarantined FROM audit.batch
-               WHERE source = 'enforcement' AND entity = %s AND interval_start = %s
-               ORDER BY landed_at DESC LIMIT 1""", (entity, window.start))
+               WHERE source = %s AND entity = %s AND interval_start = %s
+               ORDER BY landed_at DESC LIMIT 1""", (entity.source, entity.name, window.start))
         batch_id, status, received, loaded, quarantined = cur.fetchone()
         assert status == "loaded"
-        assert received == served, f"{entity} {start}: landed {received}, simulator served {served}"
+        assert received == served, f"{entity.name} {start}: landed {received}, simulator served {served}"
         assert received == loaded + quarantined
-        cur.execute("SELECT record_key, payload->>'updatedAt', reasons FROM quarantine.record WHERE batch_id = %s",
-                    (batch_id,))
-        quarantined_rows = cur.fetchall()
+        cur.execute(f"SELECT record_key, payload->>'{payload_stamp}', reasons FROM quarantine.record "
+                    "WHERE batch_id = %s", (batch_id,))
+        quarantined_rows = [(k, instant(ts) if ts else None, r) for k, ts, r in cur.fetchall()]
         # Records in the overlap with the previous window may have been loaded by that batch.
-        cur.execute(f"SELECT {key_col}, source_updated_at FROM core.{table}_version "
-                    "WHERE source_updated_at >= %s AND source_updated_at < %s", (window.since, window.end))
-        versions = {(k, ts) for k, ts in cur.fetchall()}
+        cur.execute(f"SELECT {entity.natural_key}, {version_stamp} FROM core.{entity.table}_version "
+                    f"WHERE {version_stamp} >= %s AND {version_stamp} < %s", (window.since, window.end))
+        versions = set(cur.fetchall())
     assert len(quarantined_rows) == quarantined
 
-    by_key = {}
+    by_key: dict[tuple, list[set]] = {}
     for key, updated, reasons in quarantined_rows:
         by_key.setdefault((key, updated), []).append(set(reasons))
-    null_keyed = Counter()
-    for key, updated, reasons in quarantined_rows:
-        if key is None:
-            null_keyed["missing_required_field" in reasons] += 1
+    assert all("missing_required_field" in r for k, _, r in quarantined_rows if k is None)
 
     expected_quarantine = 0
     for t in truth:
         copies = 2 if "duplicate" in t["dirt"] else 1
         errors = [d for d in t["dirt"] if d in ERROR_DIRT]
         unknown = set(t["dirt"]) - set(ERROR_DIRT) - HARMLESS_DIRT
-        assert not unknown, f"test does not know dirt kinds {unknown}"
+        assert not unknown, f"the test does not know dirt kinds {unknown}"
         if t["key"].startswith("<null>"):
             expected_quarantine += copies
             continue
-        found = by_key.get((t["key"], t["updatedAt"]), [])
+        found = by_key.get((t["key"], instant(t["updatedAt"])), [])
         if errors:
             assert len(found) == copies, f"{t} should be quarantined {copies}x, found {found}"
             for reasons in found:
@@ -88,105 +114,182 @@ def check_against_truth(url: str, sim, entity: str, start) -> dict[str, int]:
                     assert reasons & ERROR_DIRT[d], f"{t}: reasons {reasons} miss {ERROR_DIRT[d]}"
             expected_quarantine += copies
         else:
-            ts = pendulum.parse(t["updatedAt"])
-            assert (t["key"], ts) in versions, f"clean record {t} is not in core.{table}_version"
+            assert (t["key"], instant(t["updatedAt"])) in versions, \
+                f"clean record {t} is not in core.{entity.table}_version"
             if copies == 2:
                 assert found == [{"duplicate_record"}], f"{t}: second copy should be a duplicate_record"
                 expected_quarantine += 1
-    assert null_keyed[False] == 0, "a record without key was quarantined for another reason only"
     assert quarantined == expected_quarantine
     return {"served": served, "loaded": loaded, "quarantined": quarantined}
 
 
-def test_days_load_and_reconcile_with_the_source(ingest_dag, sim, warehouse):
+@pytest.mark.parametrize("source", SOURCES)
+def test_days_load_and_reconcile_with_the_source(source, dags, sims, warehouse):
     totals = Counter()
     for d in DAYS:
-        assert run_day(ingest_dag, sim, day(d)) == "success"
-        for entity in ENTITIES:
-            totals.update(check_against_truth(warehouse, sim, entity, day(d)))
+        assert run_day(dags[source], sims[source], day(d)) == "success"
+        for entity in entities(source):
+            totals.update(check_against_truth(warehouse, sims[source], entity, day(d)))
     # The default dirt profile must have produced rejects, or this test proves nothing.
-    assert totals["quarantined"] > 10 and totals["loaded"] > 300
+    assert totals["quarantined"] > 5 and totals["loaded"] > 50
     with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT DISTINCT unnest(reasons) FROM quarantine.record")
+        cur.execute("SELECT DISTINCT unnest(reasons) FROM quarantine.record WHERE source = %s", (source,))
         reasons = {r[0] for r in cur.fetchall()}
         assert {"duplicate_record", "unknown_town", "town_out_of_district", "missing_required_field"} <= reasons
-        # Names given instead of codes were resolved, not rejected; PII never reaches core.
-        cur.execute("SELECT count(*) FROM core.enforcement_case WHERE town_code IS NULL OR party_key !~ '^[0-9a-f]{64}$'")
-        assert cur.fetchone()[0] == 0
-        cur.execute("SELECT high_water FROM audit.watermark WHERE source = 'enforcement' AND entity = 'case'")
-        assert cur.fetchone()[0] <= day(DAYS[-1]) + timedelta(days=1)
+        for entity in entities(source):
+            # Names given instead of codes were resolved; PII never reaches core (keys are HMACs).
+            cur.execute(f"SELECT count(*) FROM core.{entity.table} "
+                        "WHERE town_code IS NULL OR party_key !~ '^[0-9a-f]{64}$'")
+            assert cur.fetchone()[0] == 0
+            cur.execute("SELECT high_water FROM audit.watermark WHERE source = %s AND entity = %s",
+                        (source, entity.name))
+            assert cur.fetchone()[0] <= day(DAYS[-1]) + timedelta(days=1)
 
 
-def test_rerun_of_an_interval_leaves_the_warehouse_identical(ingest_dag, sim, warehouse):
+def test_the_same_party_has_the_same_key_in_every_source(warehouse):
+    """The simulators draw parties from one population: keyed HMACs must link them."""
+    tables = [e.table for s in SOURCES for e in entities(s)]
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        union = " UNION ALL ".join(f"SELECT DISTINCT party_key, '{t}' AS t FROM core.{t}" for t in tables)
+        cur.execute(f"SELECT party_key, count(DISTINCT t) FROM ({union}) x GROUP BY 1 HAVING count(DISTINCT t) > 1")
+        shared = cur.fetchall()
+    if len(SOURCES) > 1:
+        assert len(shared) > 0, "no party links across sources"
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_rerun_of_an_interval_leaves_the_warehouse_identical(source, dags, sims, warehouse):
     before = core_checksums(warehouse)
     with transaction(warehouse) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM raw.record")
         raw_before = cur.fetchone()[0]
-    assert run_day(ingest_dag, sim, day(DAYS[1])) == "success"
+    assert run_day(dags[source], sims[source], day(DAYS[1])) == "success"
     assert core_checksums(warehouse) == before
     with transaction(warehouse) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM raw.record")
         assert cur.fetchone()[0] == raw_before, "unchanged source content must reuse the landed batch"
-        cur.execute("SELECT max(attempts) FROM audit.batch WHERE interval_start = %s", (day(DAYS[1]),))
+        cur.execute("SELECT max(attempts) FROM audit.batch WHERE source = %s AND interval_start = %s",
+                    (source, day(DAYS[1])))
         assert cur.fetchone()[0] == 2
 
 
-def test_late_correction_updates_the_core_row(ingest_dag, sim, warehouse):
-    first, last = day(DAYS[0]), day(DAYS[-1]) + timedelta(days=1)
+@pytest.mark.parametrize("source", SOURCES)
+def test_late_correction_updates_the_core_row(source, dags, sims, warehouse):
+    sim, entity = sims[source], list(entities(source))[0]
+    _, version_stamp = stamps(entity)
+    last = day(DAYS[-1]) + timedelta(days=1)
     horizon = last + timedelta(days=45)
     sim.set_clock(horizon)
     with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT case_no, source_updated_at, penalty_amount, town_code, cause FROM core.enforcement_case")
-        loaded = {r[0]: r[1:] for r in cur.fetchall()}
-    corrections = [t for t in sim.truth("cases", last, horizon)
+        cur.execute(f"SELECT {entity.natural_key}, record_hash FROM core.{entity.table}")
+        loaded = dict(cur.fetchall())
+    corrections = [t for t in sim.truth(api_name(entity), last, horizon)
                    if "late_correction" in t["dirt"] and t["key"] in loaded
                    and not set(t["dirt"]) & set(ERROR_DIRT)]
-    assert corrections, "the simulator produced no late correction of an early case"
+    assert corrections, "the simulator produced no late correction of an early record"
     target = corrections[0]
-    corrected_at = pendulum.parse(target["updatedAt"]).in_timezone("Asia/Shanghai")
-    assert run_day(ingest_dag, sim, corrected_at.start_of("day")) == "success"
-    with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT source_updated_at, penalty_amount, town_code, cause FROM core.enforcement_case "
-                    "WHERE case_no = %s", (target["key"],))
-        now_row = cur.fetchone()
-        cur.execute("SELECT count(*) FROM core.enforcement_case_version WHERE case_no = %s", (target["key"],))
-        n_versions = cur.fetchone()[0]
-    assert now_row[0] == corrected_at
-    assert now_row[1:] != loaded[target["key"]][1:], "the correction changed nothing visible"
-    assert n_versions >= 2
+    corrected_at = instant(target["updatedAt"]).in_timezone("Asia/Shanghai")
+    assert run_day(dags[source], sim, corrected_at.start_of("day")) == "success"
+
+    def state():
+        with transaction(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT source_updated_at, record_hash FROM core.{entity.table} "
+                        f"WHERE {entity.natural_key} = %s", (target["key"],))
+            current = cur.fetchone()
+            cur.execute(f"SELECT {version_stamp}, source_updated_at, record_hash FROM core.{entity.table}_version "
+                        f"WHERE {entity.natural_key} = %s ORDER BY source_updated_at", (target["key"],))
+            return current, cur.fetchall()
+    current, versions = state()
+    assert corrected_at in [v[0] for v in versions], "the correction is not in the version history"
+    assert current[1] == versions[-1][2], "core must hold the latest version"
+    if kind(source) != "file_drop":   # a corrected re-delivery revises its own day, not later ones
+        assert current[0] == corrected_at
+        assert current[1] != loaded[target["key"]], "the correction changed nothing"
     # Re-running an early day afterwards must not roll the correction back.
-    assert run_day(ingest_dag, sim, day(DAYS[0])) == "success"
+    assert run_day(dags[source], sim, day(DAYS[0])) == "success"
+    assert state() == (current, versions)
+
+
+def fault_mix(source: str) -> dict[str, float]:
+    transport = load_spec(source).transport
+    if kind(source) == "file_drop":
+        return {"half_written": 0.5}
+    if kind(source) == "sql":
+        return {}   # see test_rows_changing_during_the_read_lose_nothing
+    faults = {"5xx": 0.08, "429": 0.04, "slow": 0.03, "truncated": 0.06, "malformed": 0.06, "reset": 0.06}
+    if transport.get("auth") == "oauth_client_credentials":
+        faults["token_expire"] = 0.06
+    if transport.get("pagination") == "cursor":
+        faults["cursor_expire"] = 0.06
+    return faults
+
+
+@pytest.fixture
+def small_pages(request, warehouse):
+    """Small pages (connection extras) so that a day takes ~15 requests per entity, and a
+    retry budget that a run of faults cannot exhaust: every fault kind gets its chance."""
+    source = request.node.callspec.params["source"]
     with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT source_updated_at FROM core.enforcement_case WHERE case_no = %s", (target["key"],))
-        assert cur.fetchone()[0] == corrected_at
+        cur.execute("SELECT min(received) FROM audit.batch WHERE source = %s AND status = 'loaded'", (source,))
+        smallest = cur.fetchone()[0] or 30
+    env = source_connection_env(source)
+    original = os.environ[env]
+    conn = json.loads(original)
+    conn["extra"] = json.dumps({**json.loads(conn.get("extra") or "{}"), "page_size": max(2, smallest // 15),
+                                "max_attempts": 15, "backoff_max_seconds": 0.2, "max_restarts": 30})
+    os.environ[env] = json.dumps(conn)
+    yield
+    os.environ[env] = original
 
 
-FAULTS = {"5xx": 0.12, "429": 0.06, "slow": 0.04, "truncated": 0.08, "malformed": 0.08,
-          "token_expire": 0.08, "reset": 0.08}
-
-
-def test_every_fault_kind_is_survived_with_nothing_lost(ingest_dag, sim, warehouse):
-    before = core_checksums(warehouse)
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_fault_kind_is_survived_with_nothing_lost(source, dags, sims, warehouse, small_pages):
+    sim, faults_wanted = sims[source], fault_mix(source)
+    before = core_checksums(warehouse, [source])
     sim.admin("POST", "/_sim/stats/reset")
-    sim.set_faults(FAULTS)
+    sim.set_faults(faults_wanted)
     try:
         # A day already loaded: the faulty read must land exactly the same content ...
-        assert run_day(ingest_dag, sim, day(DAYS[2])) == "success"
-        assert core_checksums(warehouse) == before
+        assert run_day(dags[source], sim, day(DAYS[2])) == "success"
+        assert core_checksums(warehouse, [source]) == before
         # ... and a new day must reconcile record for record.
         new_day = day("2022-03-04")
-        for _ in range(3):   # enough requests for every kind to have fired
-            assert run_day(ingest_dag, sim, new_day) == "success"
+        for _ in range(4):   # enough requests for every kind to have fired
+            assert run_day(dags[source], sim, new_day) == "success"
         faults = sim.admin("GET", "/_sim/stats")["faults"]
     finally:
         sim.set_faults({})
-    for entity in ENTITIES:
+    for entity in entities(source):
         check_against_truth(warehouse, sim, entity, new_day)
-    assert {k for k, n in faults.items() if n} == set(FAULTS), f"faults injected: {faults}"
-    with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT extract_stats FROM audit.batch WHERE interval_start = %s", (new_day,))
-        retried = sum(sum(stats["retries"].values()) for (stats,) in cur.fetchall())
-    assert retried > 0, "the last run met no fault: the client's retries were not exercised"
+    assert {k for k, n in faults.items() if n} >= set(faults_wanted), f"faults injected: {faults}"
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if kind(s) == "sql"])
+def test_rows_changing_during_the_read_lose_nothing(source, dags, sims, warehouse):
+    """A database source keeps changing while we read it. The read is one snapshot; what moved
+    out of the window meanwhile arrives, newer, with the next window: no record state is lost."""
+    import threading
+
+    sim, d = sims[source], day("2022-03-05")
+    end = d + timedelta(days=1)
+    sim.set_clock(end + timedelta(hours=1))
+    truths = {e.name: sim.truth(api_name(e), window_for(source, d, end).since, end) for e in entities(source)}
+    # Twelve more hours of the world arrive gradually, from the moment the run starts.
+    mover = threading.Thread(target=sim.admin, args=("PUT", "/_sim/clock",
+                             {"now": (end + timedelta(hours=13)).isoformat(), "gradual_seconds": 4}))
+    from yhlaw.runtime import run_dag_for_interval, run_state
+    mover.start()
+    assert run_state(run_dag_for_interval(dags[source], end)) == "success"
+    mover.join()
+    assert run_day(dags[source], sim, end) == "success"      # the next window, read normally
+    for entity in entities(source):
+        check_against_truth(warehouse, sim, entity, end)
+        with transaction(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT {entity.natural_key}, source_updated_at FROM core.{entity.table}")
+            latest = dict(cur.fetchall())
+        for t in truths[entity.name]:
+            if not set(t["dirt"]) & set(ERROR_DIRT):
+                assert latest[t["key"]] >= instant(t["updatedAt"]), f"{t} was lost"
 
 
 def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest_dag, settings, warehouse):
@@ -194,15 +297,16 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
     from yhlaw.runtime import simulator
 
     before = core_checksums(warehouse)
-    original = os.environ["AIRFLOW_CONN_SRC_ENFORCEMENT"]
-    with simulator(settings, "enforcement", port=18811, extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
+    env = source_connection_env("enforcement")
+    original = os.environ[env]
+    with simulator(settings, "enforcement", port=18851, extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
         conn = json.loads(original)
         conn["port"] = dirty.port
-        os.environ["AIRFLOW_CONN_SRC_ENFORCEMENT"] = json.dumps(conn)
+        os.environ[env] = json.dumps(conn)
         try:
             state = run_day(ingest_dag, dirty, day("2022-03-10"))
         finally:
-            os.environ["AIRFLOW_CONN_SRC_ENFORCEMENT"] = original
+            os.environ[env] = original
     assert state == "failed"
     assert core_checksums(warehouse) == before
     with transaction(warehouse) as conn, conn.cursor() as cur:
@@ -216,27 +320,28 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
     assert raw_rows == received > 0
 
 
-def test_rebuild_from_raw_reproduces_core_and_rotates_the_party_key(warehouse, settings):
+@pytest.mark.parametrize("source", SOURCES)
+def test_rebuild_from_raw_reproduces_core_and_rotates_the_party_key(source, warehouse, settings):
     """core is a pure function of raw: rebuilding gives the same tables; a new HMAC key changes
     every party key consistently (the same party still links), and nothing else."""
-    from yhlaw.pipeline import entity_of, rebuild
+    from yhlaw.pipeline import rebuild
 
     key = settings.secrets["PII_HMAC_KEY"]
-    before = core_checksums(warehouse)
-    case = entity_of("enforcement", "case")
+    before = core_checksums(warehouse, [source])
+    entity = list(entities(source))[0]
 
     def parties():
         with transaction(warehouse) as conn, conn.cursor() as cur:
-            cur.execute("SELECT case_no, party_key FROM core.enforcement_case ORDER BY case_no")
+            cur.execute(f"SELECT {entity.natural_key}, party_key FROM core.{entity.table} ORDER BY 1")
             return cur.fetchall()
 
     old = parties()
-    rebuild(case, warehouse_url=warehouse, hmac_key="rotated-" + key)
+    rebuild(entity, warehouse_url=warehouse, hmac_key="rotated-" + key)
     new = parties()
     assert [c for c, _ in new] == [c for c, _ in old]
     assert all(a != b for (_, a), (_, b) in zip(old, new) if a)
-    # The rotation is a bijection on parties: cases that shared a party still share one.
+    # The rotation is a bijection on parties: records that shared a party still share one.
     pairs = {(a, b) for (_, a), (_, b) in zip(old, new)}
     assert len({a for a, _ in pairs}) == len({b for _, b in pairs}) == len(pairs)
-    rebuild(case, warehouse_url=warehouse, hmac_key=key)
-    assert core_checksums(warehouse) == before
+    rebuild(entity, warehouse_url=warehouse, hmac_key=key)
+    assert core_checksums(warehouse, [source]) == before

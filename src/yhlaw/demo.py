@@ -34,7 +34,7 @@ def main(days: int = 30, start: str = "2022-03-01") -> int:
     sources = source_names()
     first = pendulum.parse(start, tz="Asia/Shanghai")
     failures: list[str] = []
-    with simulators(settings, sources) as sims:
+    with simulators(settings, sources, now=first) as sims:
         prepare_airflow(settings, {s: sim.url for s, sim in sims.items()})
         dags = {s: load_dag(f"ingest_{s}") for s in sources}
         t_setup = time.monotonic() - t0
@@ -87,7 +87,7 @@ def print_summary(settings: Settings, sources: list[str], start, end) -> None:
                 cur.execute(sql.SQL("SELECT town_code, count(*) FROM {} GROUP BY 1").format(
                     sql.Identifier("core", table)))
                 counts[table] = dict(cur.fetchall())
-            cur.execute("SELECT town_code, town_name FROM core.dim_town WHERE in_district ORDER BY town_code")
+            cur.execute("SELECT town_code, town_name FROM core.dim_town WHERE in_district AND town_kind <> '区' ORDER BY town_code")
             print(f"\n{'镇街':<10}" + "".join(f"{t:>26}" for t in tables))
             for code, name in cur.fetchall():
                 print(f"{name:<10}" + "".join(f"{counts[t].get(code, 0):>26}" for t in tables))

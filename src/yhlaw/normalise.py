@@ -56,11 +56,15 @@ class Context:
 
 
 def get_path(record: dict, path: str) -> Any:
+    """``a.b`` reads nested objects; a numeric part indexes a list (``parties.0.idNo``)."""
     value: Any = record
     for part in path.split("."):
-        if not isinstance(value, dict):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+        else:
             return None
-        value = value.get(part)
     return value
 
 
@@ -69,8 +73,13 @@ def _present(raw: pd.Series) -> pd.Series:
 
 
 def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+    """Trimmed text; ``map`` conforms a source's codes to the warehouse's (e.g. 自然人 -> person);
+    ``max_length`` rejects oversize values."""
     s = raw.astype("string").str.strip()
     s = s.where(s != "", pd.NA)
+    mapping = f.options.get("map")
+    if mapping:
+        s = s.map(lambda v: mapping.get(v, v), na_action="ignore").astype("string")
     limit = f.options.get("max_length")
     if limit:
         too_long = s.str.len() > int(limit)
@@ -112,8 +121,10 @@ def _timestamp(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Se
 
 
 def _date(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
-    values = pd.to_datetime(raw.astype("string").str.strip(), format="ISO8601", errors="coerce").dt.date
-    values = pd.Series(values, index=raw.index).where(lambda s: s.notna(), None)
+    """A calendar date, as local (Asia/Shanghai) midnight: comparable with timestamps in the
+    suite, and COPYed into a ``date`` column as the same calendar day."""
+    text = raw.astype("string").str.strip().str.slice(0, 10)
+    values = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dt.tz_localize("Asia/Shanghai")
     return values, _present(raw) & values.isna()
 
 

@@ -61,13 +61,13 @@ def _window(entity: Entity, context: dict[str, Any]):
 
 
 def run_extract(source: str, entity_name: str, **context) -> dict[str, Any]:
-    from yhlaw.extract import Credentials
+    from yhlaw.extract import SourceConnection
     from yhlaw.pipeline import entity_of, extract
 
     entity = entity_of(source, entity_name)
     spec = load_spec(source)
     return extract(entity, _window(entity, context), warehouse_url=warehouse_url(),
-                   credentials=Credentials.from_airflow_connection(_conn(spec.connection)),
+                   connection=SourceConnection.from_airflow_connection(_conn(spec.connection)),
                    dag_run_id=context.get("run_id"))
 
 
@@ -121,3 +121,39 @@ def build_ingest_dag(source: str):
             publish(source, name, validate(source, name, landed))
 
     return ingest()
+
+
+def run_reference_load() -> dict[str, int]:
+    from yhlaw.reference import load_reference
+    from yhlaw.warehouse import transaction
+
+    with transaction(warehouse_url()) as conn:
+        return load_reference(conn)
+
+
+def build_reference_dag():
+    """Reference data (reference/*.csv: 镇街, aliases, population, departments) into core.
+
+    Daily and idempotent, so a changed seed file reaches the warehouse by the next morning;
+    publishes the reference Asset for indicator DAGs (population is a denominator).
+    """
+    from airflow.sdk import Asset, dag, task
+
+    @dag(
+        dag_id="reference_data",
+        schedule="@daily",
+        start_date=pendulum.datetime(2021, 1, 1, tz="Asia/Shanghai"),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
+                      "retry_exponential_backoff": True},
+        tags=["reference"],
+        doc_md="# 参考数据\n\nLoads `reference/towns.csv`, `population.csv`, `departments.csv` into "
+               "`core.dim_town`, `core.town_alias`, `core.town_population`, `core.dim_department`. "
+               "Files are checked on load (every year has every 镇街, counts positive, aliases unique).",
+    )
+    def reference():
+        task(task_id="load_reference",
+             outlets=[Asset(name="core.reference", uri="warehouse://core/reference")])(run_reference_load)()
+
+    return reference()

@@ -17,7 +17,7 @@ import pandas as pd
 from psycopg2 import sql
 
 from yhlaw import load as loader
-from yhlaw.extract import Credentials, HttpSourceClient
+from yhlaw.extract import SourceConnection, open_reader
 from yhlaw.normalise import Context, TownResolver, normalise
 from yhlaw.pii import PartyKeyer
 from yhlaw.spec import META_COLUMNS, Entity, load_spec
@@ -53,11 +53,11 @@ def window_for(source: str, start: datetime, end: datetime) -> Window:
     return Window(start, end, timedelta(minutes=load_spec(source).overlap_minutes))
 
 
-def extract(entity: Entity, window: Window, *, warehouse_url: str, credentials: Credentials,
+def extract(entity: Entity, window: Window, *, warehouse_url: str, connection: SourceConnection,
             dag_run_id: str | None = None, client_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read the window from the source into raw; return the batch id and counts."""
     transport = load_spec(entity.source).transport
-    client = HttpSourceClient(credentials, transport, **(client_options or {}))
+    client = open_reader(connection, transport, **(client_options or {}))
     spool = loader.Spool()
     try:
         client.read_window(entity.path, window.since, window.end, spool)

@@ -93,15 +93,20 @@ def _q(dt: datetime) -> str:
 
 
 @contextmanager
-def simulator(settings: Settings, source: str, *, port: int | None = None,
+def simulator(settings: Settings, source: str, *, port: int | None = None, now: datetime | None = None,
               extra_env: dict[str, str] | None = None) -> Iterator[Simulator]:
-    """Start the simulator of ``source`` as its own process; stop it on exit."""
+    """Start the simulator of ``source`` as its own process; stop it on exit.
+
+    ``now`` starts its world clock there instead of at the real time (a simulated file drop or
+    database then starts small, instead of writing out three years of history first).
+    """
     port = free_port(port or settings.sim_base_port)
+    if now is not None:
+        extra_env = {"SIM_NOW": now.isoformat(), **(extra_env or {})}
     log_dir = settings.airflow_home.parent / "sim-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{source}-{port}.log"
-    env = {**os.environ, "SIM_CLIENT_SECRET": settings.secrets["SIM_CLIENT_SECRET"],
-           "SIM_ADMIN_TOKEN": settings.secrets["SIM_ADMIN_TOKEN"], **(extra_env or {}),
+    env = {**os.environ, **settings.simulator_environment(source), **(extra_env or {}),
            "PYTHONPATH": str(PROJECT_ROOT / "src")}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "yhlaw.sim", "serve", "--source", source,
@@ -132,12 +137,13 @@ def simulator(settings: Settings, source: str, *, port: int | None = None,
 
 
 @contextmanager
-def simulators(settings: Settings, sources: list[str]) -> Iterator[dict[str, Simulator]]:
+def simulators(settings: Settings, sources: list[str], *, now: datetime | None = None,
+               extra_env: dict[str, str] | None = None) -> Iterator[dict[str, Simulator]]:
+    """One simulator per source, on consecutive ports from SIM_BASE_PORT."""
     with ExitStack() as stack:
-        sims = {}
-        for i, source in enumerate(sources):
-            sims[source] = stack.enter_context(simulator(settings, source, port=settings.sim_base_port + i))
-        yield sims
+        yield {source: stack.enter_context(simulator(settings, source, port=settings.sim_base_port + i, now=now,
+                                                     extra_env=extra_env))
+               for i, source in enumerate(sources)}
 
 
 def load_dag(dag_id: str):

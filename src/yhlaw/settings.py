@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from yhlaw.spec import load_spec, source_names
+
 PROJECT_ROOT = Path(os.environ.get("YHLAW_HOME", Path(__file__).resolve().parents[2]))
 LOCAL_DIR = Path(os.environ.get("YHLAW_LOCAL_DIR", PROJECT_ROOT / ".local"))
 
@@ -77,6 +79,7 @@ class Settings:
     sim_host: str
     sim_base_port: int
     airflow_home: Path
+    test: bool = False
 
     @classmethod
     def from_env(cls, *, test: bool = False) -> "Settings":
@@ -91,6 +94,7 @@ class Settings:
             sim_host=os.environ.get("SIM_HOST", "127.0.0.1"),
             sim_base_port=int(os.environ.get("SIM_BASE_PORT", "8801")),
             airflow_home=home,
+            test=test,
         )
 
     @property
@@ -138,22 +142,47 @@ class Settings:
             "GX_ANALYTICS_ENABLED": "False",
         }
         for source, url in (sim_urls or self.default_sim_urls()).items():
-            u = urlsplit(url)
-            env[f"AIRFLOW_CONN_SRC_{source.upper()}"] = json.dumps(
-                {
-                    "conn_type": "http",
-                    "host": u.hostname,
-                    "port": u.port,
-                    "schema": u.scheme,
-                    "login": os.environ.get("SIM_CLIENT_ID", "yhlaw-etl"),
-                    "password": self.secrets["SIM_CLIENT_SECRET"],
-                }
-            )
+            env[f"AIRFLOW_CONN_{load_spec(source).connection.upper()}"] = json.dumps(
+                self.source_connection(source, url))
         return env
 
-    def default_sim_urls(self) -> dict[str, str]:
-        from yhlaw.spec import source_names
+    def source_connection(self, source: str, sim_url: str) -> dict:
+        """The Airflow connection of a source, pointing at its simulator's system: the HTTP API,
+        the system's database (read-only account) or the drop folder, by transport kind."""
+        kind = load_spec(source).transport.get("kind", "http")
+        if kind == "sql":
+            parts = urlsplit(self.warehouse_url)
+            return {"conn_type": "postgres", "host": parts.hostname or "127.0.0.1", "port": parts.port or 5432,
+                    "login": self.sim_db_reader(source), "password": "", "schema": self.sim_database(source)}
+        if kind == "file_drop":
+            return {"conn_type": "fs", "extra": json.dumps({"path": str(self.sim_drop_dir(source))})}
+        u = urlsplit(sim_url)
+        return {"conn_type": "http", "host": u.hostname, "port": u.port, "schema": u.scheme,
+                "login": os.environ.get("SIM_CLIENT_ID", "yhlaw-etl"),
+                "password": self.secrets["SIM_CLIENT_SECRET"]}
 
+    # Where the simulated non-HTTP systems live (kept apart for the test suite).
+    def sim_database(self, source: str) -> str:
+        return f"yhlaw_sim_{source}" + ("_test" if self.test else "")
+
+    def sim_db_reader(self, source: str) -> str:
+        return f"{source}_reader"
+
+    def sim_drop_dir(self, source: str) -> Path:
+        return LOCAL_DIR / ("sim-drop-test" if self.test else "sim-drop") / source
+
+    def simulator_environment(self, source: str) -> dict[str, str]:
+        """What a source's simulator process needs to play its system."""
+        return {
+            "SIM_CLIENT_SECRET": self.secrets["SIM_CLIENT_SECRET"],
+            "SIM_ADMIN_TOKEN": self.secrets["SIM_ADMIN_TOKEN"],
+            "SIM_DB_ADMIN_URL": with_database(self.admin_url, "postgres"),
+            "SIM_DB_NAME": self.sim_database(source),
+            "SIM_DB_READER": self.sim_db_reader(source),
+            "SIM_DROP_DIR": str(self.sim_drop_dir(source)),
+        }
+
+    def default_sim_urls(self) -> dict[str, str]:
         return {
             name: f"http://{self.sim_host}:{self.sim_base_port + i}"
             for i, name in enumerate(source_names())

@@ -1,0 +1,5 @@
+"""Airflow DAG `reference_data`: the versioned seed files in reference/ into core (one factory)."""
+
+from yhlaw.orchestration import build_reference_dag
+
+dag = build_reference_dag()
