@@ -21,7 +21,7 @@ from packaging.specifiers import SpecifierSet
 
 import yhlaw.settings as settings_mod
 from yhlaw.settings import SECRET_NAMES, Settings
-from yhlaw.spec import source_names
+from yhlaw.spec import load_spec, source_names
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -244,10 +244,18 @@ def test_one_simulator_per_source_spec(compose, example_env):
         assert f"127.0.0.1:{port}/healthz" in " ".join(svc["healthcheck"]["test"])
         env = environment(svc)
         conn = json.loads(conn_env[f"AIRFLOW_CONN_SRC_{source.upper()}"])
+        assert env["SIM_ADMIN_TOKEN"] == example_env["SIM_ADMIN_TOKEN"]
+        kind = load_spec(source).transport.get("kind", "http")
+        if kind == "sql":
+            # The pipeline reads the database the simulator writes, as its read-only account.
+            assert conn["conn_type"] == "postgres" and conn["host"] == "postgres"
+            assert (conn["schema"], conn["login"]) == (env["SIM_DB_NAME"], env["SIM_DB_READER"])
+            assert urlsplit(env["SIM_DB_ADMIN_URL"]).hostname == "postgres"
+            continue
+        assert kind == "http", f"compose does not know how to wire a {kind} source yet"
         assert (conn["host"], conn["port"]) == (f"simulator-{source}", port)
         assert env["SIM_CLIENT_SECRET"] == conn["password"] == example_env["SIM_CLIENT_SECRET"]
         assert env["SIM_CLIENT_ID"] == conn["login"]
-        assert env["SIM_ADMIN_TOKEN"] == example_env["SIM_ADMIN_TOKEN"]
         assert conn_env.get("SIM_ADMIN_TOKEN") is None, "the admin token is for the simulators only"
 
 
