@@ -7,6 +7,7 @@ message a user gets from ``make setup`` (it never skips).
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import datetime, timedelta
 
 import pendulum
@@ -42,6 +43,10 @@ def sims(settings):
 
     from yhlaw.runtime import simulators
     from yhlaw.spec import source_names
+
+    # The simulated world starts empty: no files delivered by an earlier session.
+    for source in source_names():
+        shutil.rmtree(settings.sim_drop_dir(source), ignore_errors=True)
 
     with simulators(replace(settings, sim_base_port=18801), source_names(), now=day("2022-03-01"),
                     extra_env=SIM_ENV) as running:

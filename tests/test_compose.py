@@ -155,9 +155,9 @@ def dockerfile() -> str:
 
 
 def simulator_ports() -> dict[str, int]:
-    """source -> the port the local path gives its simulator (SIM_BASE_PORT + index)."""
+    """source -> the port the local path gives its simulator (the spec's, at the default base)."""
     base = 8801  # the default of SIM_BASE_PORT (yhlaw.settings)
-    return {name: base + i for i, name in enumerate(source_names())}
+    return {name: load_spec(name).sim_port(base) for name in source_names()}
 
 
 def test_every_service_has_an_image_and_the_stack_is_complete(raw_compose):
@@ -203,6 +203,7 @@ def test_connections_are_the_ones_settings_produce(compose, example_env, monkeyp
     common = environment(services["airflow-scheduler"])
     monkeypatch.setattr(settings_mod, "local_secrets", lambda: {n: example_env[n] for n in SECRET_NAMES})
     monkeypatch.setenv("SIM_CLIENT_ID", example_env["SIM_CLIENT_ID"])
+    monkeypatch.setenv("SIM_DROP_ROOT", common["SIM_DROP_ROOT"])
     settings = Settings(warehouse_url=common["WAREHOUSE_URL"], admin_user="postgres",
                         sim_host="unused", sim_base_port=8801, airflow_home=Path("/opt/airflow"))
     sim_urls = {s: f"http://simulator-{s}:{port}" for s, port in simulator_ports().items()}
@@ -251,6 +252,15 @@ def test_one_simulator_per_source_spec(compose, example_env):
             assert conn["conn_type"] == "postgres" and conn["host"] == "postgres"
             assert (conn["schema"], conn["login"]) == (env["SIM_DB_NAME"], env["SIM_DB_READER"])
             assert urlsplit(env["SIM_DB_ADMIN_URL"]).hostname == "postgres"
+            continue
+        if kind == "file_drop":
+            # The pipeline reads the folder the simulator writes: one volume, mounted in both.
+            drop = json.loads(conn["extra"])["path"]
+            assert env["SIM_DROP_DIR"] == drop
+            sim_mounts = {v.split(":")[0] for v in svc.get("volumes", []) if v.split(":")[1] == drop}
+            worker_mounts = {v.split(":")[0] for v in services["airflow-worker"].get("volumes", [])
+                             if v.split(":")[1] == drop}
+            assert sim_mounts and sim_mounts == worker_mounts, (sim_mounts, worker_mounts)
             continue
         assert kind == "http", f"compose does not know how to wire a {kind} source yet"
         assert (conn["host"], conn["port"]) == (f"simulator-{source}", port)

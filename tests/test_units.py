@@ -124,6 +124,8 @@ def test_batch_checks_block_on_volume_drift_and_bad_ratio_but_not_on_additions()
     blocking = lambda checks: {c.reason for c in checks if c.blocking}  # noqa: E731
     assert blocking(batch_checks(received=100, quarantined=30, history=[], keys_seen={"a": 1, "b": 1}, **base)) \
         == {"too_many_bad_rows"}
+    assert blocking(batch_checks(received=3, quarantined=1, history=[], keys_seen={"a": 1, "b": 1}, **base)) \
+        == set(), "three rows are no sample"
     assert blocking(batch_checks(received=10, quarantined=0, history=[90, 100, 110], keys_seen={"a": 1, "b": 1},
                                  **base)) == {"volume_anomaly"}
     drift = batch_checks(received=100, quarantined=0, history=[], keys_seen={"a": 100, "c": 100}, **base)

@@ -14,7 +14,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from yhlaw.runtime import prepare_airflow, prepare_warehouse
 
     settings = Settings.from_env(test=args.test)
-    applied = prepare_warehouse(settings)
+    applied = prepare_warehouse(settings, recreate=args.test)   # the test database is disposable
     print(f"warehouse {settings.database}: ready ({len(applied)} migration(s) applied now)")
     prepare_airflow(settings)
     print(f"airflow metadata DB: ready in {settings.airflow_home}")

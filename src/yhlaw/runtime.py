@@ -139,11 +139,13 @@ def simulator(settings: Settings, source: str, *, port: int | None = None, now: 
 @contextmanager
 def simulators(settings: Settings, sources: list[str], *, now: datetime | None = None,
                extra_env: dict[str, str] | None = None) -> Iterator[dict[str, Simulator]]:
-    """One simulator per source, on consecutive ports from SIM_BASE_PORT."""
+    """One simulator per source, each on its spec's port (shifted by SIM_BASE_PORT)."""
+    from yhlaw.spec import load_spec
+
     with ExitStack() as stack:
-        yield {source: stack.enter_context(simulator(settings, source, port=settings.sim_base_port + i, now=now,
-                                                     extra_env=extra_env))
-               for i, source in enumerate(sources)}
+        yield {source: stack.enter_context(simulator(settings, source, now=now, extra_env=extra_env,
+                                                     port=load_spec(source).sim_port(settings.sim_base_port)))
+               for source in sources}
 
 
 def load_dag(dag_id: str):

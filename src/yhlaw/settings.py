@@ -10,6 +10,7 @@ The same names are used by ``docker-compose.yml``.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -116,7 +117,6 @@ class Settings:
         Connections are passed as AIRFLOW_CONN_* variables (Airflow's environment secrets
         backend), so no credential is stored in the metadata database or the repository.
         """
-        import json
 
         parts = urlsplit(self.warehouse_url)
         warehouse = {
@@ -169,7 +169,10 @@ class Settings:
         return f"{source}_reader"
 
     def sim_drop_dir(self, source: str) -> Path:
-        return LOCAL_DIR / ("sim-drop-test" if self.test else "sim-drop") / source
+        """Where a file-drop source delivers: SIM_DROP_ROOT/<source> (tests: their own root)."""
+        if self.test:
+            return LOCAL_DIR / "sim-drop-test" / source
+        return Path(os.environ.get("SIM_DROP_ROOT", LOCAL_DIR / "sim-drop")) / source
 
     def simulator_environment(self, source: str) -> dict[str, str]:
         """What a source's simulator process needs to play its system."""
@@ -183,7 +186,5 @@ class Settings:
         }
 
     def default_sim_urls(self) -> dict[str, str]:
-        return {
-            name: f"http://{self.sim_host}:{self.sim_base_port + i}"
-            for i, name in enumerate(source_names())
-        }
+        return {name: f"http://{self.sim_host}:{load_spec(name).sim_port(self.sim_base_port)}"
+                for name in source_names()}

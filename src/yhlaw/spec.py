@@ -81,6 +81,10 @@ class SourceSpec:
     schedule: dict[str, Any]
     pii: tuple[str, ...]
     entities: dict[str, Entity]
+    simulator_port: int = 8801          # with SIM_BASE_PORT=8801; shifted by SIM_BASE_PORT
+
+    def sim_port(self, base_port: int) -> int:
+        return base_port + self.simulator_port - 8801
 
     @property
     def overlap_minutes(self) -> int:
@@ -131,6 +135,7 @@ def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
         schedule=dict(_require(data, "schedule", where)),
         pii=tuple(data.get("pii", ())),
         entities=entities,
+        simulator_port=int((data.get("simulator") or {}).get("port", 8801)),
     )
 
 
@@ -146,4 +151,8 @@ def load_spec(source: str) -> SourceSpec:
 
 
 def source_names() -> list[str]:
-    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+    names = sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+    ports = [load_spec(n).simulator_port for n in names]
+    if len(set(ports)) != len(ports):
+        raise SpecError(f"two specs declare the same simulator port: {dict(zip(names, ports))}")
+    return names

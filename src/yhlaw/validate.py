@@ -173,12 +173,15 @@ def batch_checks(
     """Batch-level checks; each says whether it blocks the load and what it observed."""
     out = []
 
+    # A share needs a sample: below min_rows a few bad rows say nothing about the batch.
     ratio_limit = float(config.get("max_quarantine_ratio", 1.0))
+    ratio_min_rows = int(config.get("ratio_min_rows", 20))
     ratio = quarantined / received if received else 0.0
+    too_many = ratio > ratio_limit and received >= ratio_min_rows
     out.append(CheckResult(
-        "quarantine_ratio", "batch", "too_many_bad_rows", blocking=ratio > ratio_limit,
-        success=ratio <= ratio_limit,
-        observed={"quarantined": quarantined, "received": received, "ratio": round(ratio, 4), "limit": ratio_limit},
+        "quarantine_ratio", "batch", "too_many_bad_rows", blocking=too_many, success=not too_many,
+        observed={"quarantined": quarantined, "received": received, "ratio": round(ratio, 4), "limit": ratio_limit,
+                  "min_rows": ratio_min_rows},
     ))
 
     vol = config.get("volume") or {}
