@@ -40,9 +40,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
     settings = Settings.from_env()
     for key, value in settings.airflow_environment().items():
         print(f"export {key}={shlex.quote(value)}")
+    # `airflow standalone` starts its components as `airflow ...`: the venv must be on PATH.
+    print(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
     return 0
 
 

@@ -72,7 +72,8 @@ class Simulator:
         self.url = f"http://127.0.0.1:{port}"
 
     def admin(self, method: str, path: str, body: dict | None = None) -> dict:
-        resp = requests.request(method, self.url + path, json=body, timeout=10,
+        # Generous: moving the clock makes a file-drop or database system write (or rebuild) itself.
+        resp = requests.request(method, self.url + path, json=body, timeout=180,
                                 headers={"X-Sim-Admin": self.admin_token})
         resp.raise_for_status()
         return resp.json()
