@@ -17,7 +17,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -254,7 +253,3 @@ def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
         cur.execute(sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(staging), (batch_id,))
     return {"received": received, "loaded": loaded, "quarantined": quarantined,
             "new_versions": new_versions, "core_rows_changed": changed}
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
