@@ -42,13 +42,13 @@ def sims(settings):
     from dataclasses import replace
 
     from yhlaw.runtime import simulators
-    from yhlaw.spec import source_names
+    from yhlaw.spec import simulated_sources
 
     # The simulated world starts empty: no files delivered by an earlier session.
-    for source in source_names():
+    for source in simulated_sources():
         shutil.rmtree(settings.sim_drop_dir(source), ignore_errors=True)
 
-    with simulators(replace(settings, sim_base_port=18801), source_names(), now=day("2022-03-01"),
+    with simulators(replace(settings, sim_base_port=18801), simulated_sources(), now=day("2022-03-01"),
                     extra_env=SIM_ENV) as running:
         yield running
 

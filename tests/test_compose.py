@@ -21,7 +21,7 @@ from packaging.specifiers import SpecifierSet
 
 import yhlaw.settings as settings_mod
 from yhlaw.settings import SECRET_NAMES, Settings
-from yhlaw.spec import load_spec, source_names
+from yhlaw.spec import load_spec, simulated_sources, source_names
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -157,17 +157,17 @@ def dockerfile() -> str:
 def simulator_ports() -> dict[str, int]:
     """source -> the port the local path gives its simulator (the spec's, at the default base)."""
     base = 8801  # the default of SIM_BASE_PORT (yhlaw.settings)
-    return {name: load_spec(name).sim_port(base) for name in source_names()}
+    return {name: load_spec(name).sim_port(base) for name in simulated_sources()}
 
 
 def test_every_service_has_an_image_and_the_stack_is_complete(raw_compose):
     services = raw_compose["services"]
-    expected = {"postgres", "redis", *AIRFLOW_SERVICES} | {f"simulator-{s}" for s in source_names()}
+    expected = {"postgres", "redis", *AIRFLOW_SERVICES} | {f"simulator-{s}" for s in simulated_sources()}
     assert expected <= set(services), f"missing services: {sorted(expected - set(services))}"
     for name, svc in services.items():
         assert svc.get("image") or svc.get("build"), f"service {name} has neither image nor build"
     built = {name: (svc["build"], svc.get("image")) for name, svc in services.items() if "build" in svc}
-    assert set(built) == AIRFLOW_SERVICES | {f"simulator-{s}" for s in source_names()}
+    assert set(built) == AIRFLOW_SERVICES | {f"simulator-{s}" for s in simulated_sources()}
     assert len({json.dumps(b, sort_keys=True) for b in built.values()}) == 1, \
         f"Airflow and simulators must share one image: {built}"
 
@@ -204,6 +204,7 @@ def test_connections_are_the_ones_settings_produce(compose, example_env, monkeyp
     monkeypatch.setattr(settings_mod, "local_secrets", lambda: {n: example_env[n] for n in SECRET_NAMES})
     monkeypatch.setenv("SIM_CLIENT_ID", example_env["SIM_CLIENT_ID"])
     monkeypatch.setenv("SIM_DROP_ROOT", common["SIM_DROP_ROOT"])
+    monkeypatch.setenv("LEDGER_DIR", "/opt/yhlaw/reference/ledgers")
     settings = Settings(warehouse_url=common["WAREHOUSE_URL"], admin_user="postgres",
                         sim_host="unused", sim_base_port=8801, airflow_home=Path("/opt/airflow"))
     sim_urls = {s: f"http://simulator-{s}:{port}" for s, port in simulator_ports().items()}
@@ -234,7 +235,7 @@ def test_one_simulator_per_source_spec(compose, example_env):
 
     services = compose["services"]
     sims = {n for n in services if n.startswith("simulator-")}
-    assert sims == {f"simulator-{s}" for s in source_names()}
+    assert sims == {f"simulator-{s}" for s in simulated_sources()}
     conn_env = environment(services["airflow-worker"])
     for source, port in simulator_ports().items():
         svc = services[f"simulator-{source}"]

@@ -18,10 +18,10 @@ import pytest
 
 from conftest import day, run_day, source_connection_env
 from yhlaw.pipeline import window_for
-from yhlaw.spec import load_spec, source_names
+from yhlaw.spec import load_spec, simulated_sources
 from yhlaw.warehouse import table_checksum, transaction
 
-SOURCES = source_names()
+SOURCES = simulated_sources()
 DAYS = ["2022-03-01", "2022-03-02", "2022-03-03"]
 # The simulators' dirt kinds and the quarantine reasons that must catch them.
 ERROR_DIRT = {

@@ -1,4 +1,4 @@
-"""Command line of the platform: ``python -m yhlaw setup | demo | env``."""
+"""Command line of the platform: ``python -m yhlaw setup | demo | rebuild | indicators | env``."""
 
 from __future__ import annotations
 
@@ -39,6 +39,24 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_indicators(args: argparse.Namespace) -> int:
+    from yhlaw import indicators
+
+    if args.docs:
+        path = indicators.write_docs()
+        print(f"wrote {path}")
+        return 0
+    from yhlaw.warehouse import transaction
+
+    settings = Settings.from_env()
+    with transaction(settings.warehouse_url) as conn:
+        r = indicators.refresh(conn, full=args.full, trigger="cli")
+    print(f"indicator refresh {r['refresh_id']} ({'full' if args.full else 'incremental'}): {r['new_batches']} new "
+          f"batches, {r['indicators']} indicators / {r['months']} indicator-months recomputed, "
+          f"{r['rows_written']} rows written, {r['rows_revised']} published values revised")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
@@ -64,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("rebuild", help="re-derive core from raw for one source (e.g. after rotating the HMAC key)")
     p.add_argument("--source", required=True)
     p.set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("indicators", help="refresh mart.indicator_values from core (incremental by default)")
+    p.add_argument("--full", action="store_true", help="recompute every period of every indicator")
+    p.add_argument("--docs", action="store_true", help="regenerate docs/indicators.md from the catalog")
+    p.set_defaults(func=cmd_indicators)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
     args = parser.parse_args(argv)

@@ -474,6 +474,32 @@ class FileDropReader:
         return [{k.strip(): (v if v != "" else None) for k, v in row.items() if k is not None} for row in reader]
 
 
+class LedgerFileReader(FileDropReader):
+    """Ledgers a department maintains by hand (CSV in UTF-8 or GB18030, or XLSX) in a folder:
+    no manifest, no delivery times. Every run reads every matching file as it is now — the
+    window is ignored — and the rows' own update column decides what is new: the loader keeps
+    one version per (key, update time), so an unchanged ledger changes nothing in core."""
+
+    def read_window(self, path: str, since: datetime, until: datetime, sink: "PageSink") -> None:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(self.root)
+        files = sorted(fs.glob(f"{root.rstrip('/')}/{path}"))
+        for data_path in files:
+            with fs.open(data_path, "rb") as f:
+                data = f.read()
+            self.stats.requests += 1
+            fmt = "xlsx" if data_path.lower().endswith(".xlsx") else "csv"
+            rows = self._rows(data, {"format": fmt, "encoding": "utf-8"}, data_path)
+            name = data_path.rsplit("/", 1)[-1]
+            for row in rows:
+                row["_file"] = name
+            self.stats.pages += 1
+            self.stats.records += len(rows)
+            if rows:
+                sink.write(rows)
+
+
 def _json_ready(value: Any) -> Any:
     from datetime import date
     from decimal import Decimal
@@ -494,4 +520,6 @@ def open_reader(connection: SourceConnection, transport: dict[str, Any], **optio
         return SqlSourceReader(connection, transport)
     if kind == "file_drop":
         return FileDropReader(connection, transport)
+    if kind == "ledger_file":
+        return LedgerFileReader(connection, transport)
     raise SourceError(f"unsupported transport kind {kind!r}")

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from yhlaw.spec import load_spec, source_names
+from yhlaw.spec import load_spec, simulated_sources, source_names
 
 PROJECT_ROOT = Path(os.environ.get("YHLAW_HOME", Path(__file__).resolve().parents[2]))
 LOCAL_DIR = Path(os.environ.get("YHLAW_LOCAL_DIR", PROJECT_ROOT / ".local"))
@@ -144,7 +144,16 @@ class Settings:
         for source, url in (sim_urls or self.default_sim_urls()).items():
             env[f"AIRFLOW_CONN_{load_spec(source).connection.upper()}"] = json.dumps(
                 self.source_connection(source, url))
+        for source in source_names():
+            if not load_spec(source).simulated:
+                env[f"AIRFLOW_CONN_{load_spec(source).connection.upper()}"] = json.dumps(
+                    {"conn_type": "fs", "extra": json.dumps({"path": str(self.ledger_dir)})})
         return env
+
+    @property
+    def ledger_dir(self) -> Path:
+        """Where the hand-maintained ledgers live (LEDGER_DIR; default: the repository's copy)."""
+        return Path(os.environ.get("LEDGER_DIR", PROJECT_ROOT / "reference" / "ledgers"))
 
     def source_connection(self, source: str, sim_url: str) -> dict:
         """The Airflow connection of a source, pointing at its simulator's system: the HTTP API,
@@ -187,4 +196,4 @@ class Settings:
 
     def default_sim_urls(self) -> dict[str, str]:
         return {name: f"http://{self.sim_host}:{load_spec(name).sim_port(self.sim_base_port)}"
-                for name in source_names()}
+                for name in simulated_sources()}

@@ -81,10 +81,17 @@ class SourceSpec:
     schedule: dict[str, Any]
     pii: tuple[str, ...]
     entities: dict[str, Entity]
-    simulator_port: int = 8801          # with SIM_BASE_PORT=8801; shifted by SIM_BASE_PORT
+    simulator_port: int | None = 8801   # with SIM_BASE_PORT=8801; shifted by SIM_BASE_PORT; None = no simulator
 
     def sim_port(self, base_port: int) -> int:
+        if self.simulator_port is None:
+            raise SpecError(f"source {self.name} has no simulator")
         return base_port + self.simulator_port - 8801
+
+    @property
+    def simulated(self) -> bool:
+        """False for a source the project does not simulate (a file a department maintains)."""
+        return self.simulator_port is not None
 
     @property
     def overlap_minutes(self) -> int:
@@ -135,7 +142,8 @@ def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
         schedule=dict(_require(data, "schedule", where)),
         pii=tuple(data.get("pii", ())),
         entities=entities,
-        simulator_port=int((data.get("simulator") or {}).get("port", 8801)),
+        simulator_port=None if "simulator" in data and data["simulator"] is None
+        else int((data.get("simulator") or {}).get("port", 8801)),
     )
 
 
@@ -151,8 +159,14 @@ def load_spec(source: str) -> SourceSpec:
 
 
 def source_names() -> list[str]:
+    """Every source with a spec (each gets an ingest DAG)."""
     names = sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
-    ports = [load_spec(n).simulator_port for n in names]
+    ports = [load_spec(n).simulator_port for n in names if load_spec(n).simulated]
     if len(set(ports)) != len(ports):
         raise SpecError(f"two specs declare the same simulator port: {dict(zip(names, ports))}")
     return names
+
+
+def simulated_sources() -> list[str]:
+    """The sources the project ships a simulator of (the outside world in demo and tests)."""
+    return [n for n in source_names() if load_spec(n).simulated]

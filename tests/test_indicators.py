@@ -1,0 +1,481 @@
+"""The indicator engine against a small hand-built dataset whose every value is worked out
+below by hand (comments show the arithmetic), in a warehouse of its own.
+
+Records go in through the real loader (staging -> loader.merge), as batches, so the engine's
+incremental path sees exactly what it sees in production. Towns: A = 五常街道, B = 仁和街道;
+the other ten 镇街 have no records. Months: January and February 2022 (first quarter).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from psycopg2 import sql
+
+from yhlaw import indicators as ind
+from yhlaw import load as loader
+from yhlaw.settings import PROJECT_ROOT, with_database
+from yhlaw.spec import load_spec
+from yhlaw.warehouse import transaction
+
+A, B, C = "330110005000", "330110009000", "330110010000"
+DISTRICT = "330110000000"
+TZ = ZoneInfo("Asia/Shanghai")
+JAN, FEB, MAR, DEC21 = date(2022, 1, 1), date(2022, 2, 1), date(2022, 3, 1), date(2021, 12, 1)
+Q1, Y22 = date(2022, 1, 1), date(2022, 1, 1)
+N_TOWNS = 12
+
+
+def pop(year: int, town: str | None = None) -> int:
+    """Resident population from reference/population.csv (the district: the sum of its towns)."""
+    rows = list(csv.DictReader((PROJECT_ROOT / "reference" / "population.csv").open(encoding="utf-8")))
+    return sum(int(r["population"]) for r in rows if int(r["year"]) == year
+               and (r["town_code"] == town if town else r["town_code"] != DISTRICT))
+
+
+def t(s: str) -> datetime:
+    """A local (Asia/Shanghai) time."""
+    return datetime.fromisoformat(s).replace(tzinfo=TZ)
+
+
+def d(s: str) -> date:
+    return date.fromisoformat(s)
+
+
+# --------------------------------------------------------------------------------------------
+# The dataset
+
+
+def enforcement_cases():
+    full = dict(status="已结案", dept_code="YH-ZHZF", legal_review_done=False)
+    return [
+        # E1: A, filed Jan 5, online + mobile, every stage, reviewed before the decision, closed after 15 days.
+        dict(full, case_no="E1", town_code=A, fully_online=True, mobile_handled=True, legal_review_done=True,
+             filed_at=t("2022-01-05 10:00"), investigated_at=t("2022-01-06 10:00"),
+             legal_reviewed_at=t("2022-01-08 10:00"), decided_at=t("2022-01-09 10:00"),
+             served_at=t("2022-01-10 10:00"), executed_at=t("2022-01-12 10:00"), closed_at=t("2022-01-20 10:00")),
+        # E2: A, filed Jan 10, offline, decided Jan 25 without review, never served, closed Feb 9 (30 days).
+        dict(full, case_no="E2", town_code=A, fully_online=False, mobile_handled=False,
+             filed_at=t("2022-01-10 10:00"), investigated_at=t("2022-01-11 10:00"), decided_at=t("2022-01-25 10:00"),
+             executed_at=t("2022-02-01 10:00"), closed_at=t("2022-02-09 10:00")),
+        # E3: B, filed Feb 1 00:30 local (still Jan 31 in UTC: must count in February), open.
+        dict(case_no="E3", dept_code="YH-SCJG", status="办理中", town_code=B, fully_online=True, mobile_handled=False,
+             filed_at=t("2022-02-01 00:30")),
+        # E4: B, filed Feb 10, decided Feb 15, reviewed only after the decision (does not count).
+        dict(case_no="E4", dept_code="YH-SCJG", status="办理中", town_code=B, fully_online=True, mobile_handled=True,
+             legal_review_done=True, filed_at=t("2022-02-10 10:00"), decided_at=t("2022-02-15 10:00"),
+             legal_reviewed_at=t("2022-02-16 10:00")),
+    ]
+
+
+def inspections():
+    base = dict(dept_code="YH-ZHZF", result="合格")
+    return [dict(base, inspection_no="I1", town_code=A, inspected_at=t("2022-01-05 09:00"), is_non_contact=True, is_joint=False),
+            dict(base, inspection_no="I2", town_code=A, inspected_at=t("2022-01-06 09:00"), is_non_contact=False, is_joint=True),
+            dict(base, inspection_no="I3", town_code=A, inspected_at=t("2022-01-07 09:00"), is_non_contact=False, is_joint=False),
+            dict(base, inspection_no="I4", town_code=B, inspected_at=t("2022-02-03 09:00"), is_non_contact=True, is_joint=True)]
+
+
+def court_cases():
+    return [dict(case_no="C1", town_code=A, filed_on=d("2022-01-04"), case_type="民事", procedure="一审",
+                 filing_channel="网上立案", hearing_mode="远程视频", e_dossier=True, e_payment_order=False),
+            dict(case_no="C2", town_code=A, filed_on=d("2022-01-10"), case_type="商事", procedure="一审",
+                 filing_channel="窗口立案", hearing_mode="现场", e_dossier=False, e_payment_order=True),
+            dict(case_no="C3", town_code=A, filed_on=d("2022-01-20"), case_type="刑事", procedure="一审",
+                 filing_channel="移动微法院", hearing_mode=None, e_dossier=True, e_payment_order=False),
+            dict(case_no="C4", town_code=B, filed_on=d("2022-02-08"), case_type="行政", procedure="一审",
+                 filing_channel="跨域立案", hearing_mode="在线异步", e_dossier=True, e_payment_order=False),
+            dict(case_no="C5", town_code=B, filed_on=d("2022-02-09"), case_type="民事", procedure="二审",
+                 filing_channel="窗口立案", hearing_mode=None, e_dossier=False, e_payment_order=False)]
+
+
+def mediation_cases():
+    return [dict(case_no="M1", town_code=A, accepted_on=d("2022-01-03"), closed_on=d("2022-01-15"), result="成功",
+                 case_source="诉前委派"),
+            dict(case_no="M2", town_code=A, accepted_on=d("2022-01-05"), closed_on=d("2022-02-02"), result="不成功",
+                 case_source="当事人申请"),
+            dict(case_no="M3", town_code=B, accepted_on=d("2022-02-01"), closed_on=None, result=None,
+                 case_source="诉前委派")]
+
+
+def dishonest():
+    p1, p2 = "1" * 64, "2" * 64
+    return [dict(listing_no="D1", town_code=A, party_key=p1, listed_on=d("2021-12-10"), removed_on=None),
+            dict(listing_no="D2", town_code=A, party_key=p2, listed_on=d("2022-01-15"), removed_on=d("2022-02-10")),
+            dict(listing_no="D3", town_code=B, party_key=p1, listed_on=d("2022-02-20"), removed_on=None)]
+
+
+def petitions():
+    return [dict(petition_no="P1", town_code=A, registered_at=t("2022-01-05 09:00"), kind="初信初访",
+                 concluded_at=t("2022-01-20 09:00"), concluded_in_time=True),
+            dict(petition_no="P2", town_code=A, registered_at=t("2022-01-06 09:00"), kind="重复",
+                 concluded_at=t("2022-01-21 09:00"), concluded_in_time=True),
+            dict(petition_no="P3", town_code=A, registered_at=t("2022-01-07 09:00"), kind="初信初访",
+                 concluded_at=t("2022-03-01 09:00"), concluded_in_time=False),
+            dict(petition_no="P4", town_code=B, registered_at=t("2022-02-03 09:00"), kind="初信初访")]
+
+
+def legal_services():
+    def stages(day, n=4):
+        names = ("accepted_at", "reviewed_at", "handled_at", "concluded_at")
+        return {names[i]: t(f"{day} {10 + i}:00") for i in range(n)}
+    return [dict(stages("2022-01-04"), service_no="L1", town_code=A, service_type="法律咨询", channel="实体平台",
+                 fully_online=False, one_visit=True, same_day=True),
+            dict(stages("2022-01-05"), service_no="L2", town_code=A, service_type="公证", channel="网络平台",
+                 fully_online=True, one_visit=True, same_day=False, reviewed_at=None),
+            dict(stages("2022-02-07", 1), service_no="L3", town_code=B, service_type="司法鉴定", channel="实体平台",
+                 fully_online=False, one_visit=False, same_day=False),
+            dict(stages("2022-02-08"), service_no="L4", town_code=B, service_type="法律援助", channel="12348热线",
+                 fully_online=False, one_visit=True, same_day=False)]
+
+
+def staffing():
+    return [dict(ledger_no="2022Q1-YH-ZHZF", as_of=d("2022-03-31"), dept_code="YH-ZHZF", establishment=100,
+                 enforcement_staff=90, legal_reviewers=4, staff_at_towns=50, source_file="staffing.csv"),
+            dict(ledger_no="2022Q1-YH-SCJG", as_of=d("2022-03-31"), dept_code="YH-SCJG", establishment=50,
+                 enforcement_staff=40, legal_reviewers=3, staff_at_towns=5, source_file="staffing.csv")]
+
+
+def publicity():
+    return [dict(ledger_no="2022Q1-A", as_of=d("2022-03-31"), town_code=A, units_total=10, units_with_site=10,
+                 source_file="publicity_sites.csv"),
+            dict(ledger_no="2022Q1-B", as_of=d("2022-03-31"), town_code=B, units_total=20, units_with_site=15,
+                 source_file="publicity_sites.csv")]
+
+
+DATASET = [("enforcement", "case", enforcement_cases), ("enforcement", "inspection", inspections),
+           ("courts", "case", court_cases), ("mediation", "case", mediation_cases),
+           ("courts", "dishonest", dishonest), ("petitions", "petition", petitions),
+           ("legal_services", "service", legal_services), ("ledgers", "staffing", staffing),
+           ("ledgers", "publicity", publicity)]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading through the real loader
+
+
+class Deliveries:
+    def __init__(self, url: str):
+        self.url = url
+        self.n = 0
+
+    def deliver(self, source: str, entity_name: str, rows: list[dict], interval_start: datetime,
+                updated_at: datetime | None = None) -> str:
+        """One batch: raw + audit rows, validated rows into staging, then loader.merge."""
+        entity = load_spec(source).entities[entity_name]
+        self.n += 1
+        batch_id = f"test.{source}.{entity_name}.{self.n}"
+        updated_at = updated_at or interval_start + timedelta(hours=1)
+        cols = ["batch_id", *entity.columns, "record_hash"]
+        with transaction(self.url) as conn, conn.cursor() as cur:
+            cur.execute("""INSERT INTO raw.batch (batch_id, source, entity, interval_start, interval_end, query_since,
+                                                  record_count, content_sha256)
+                           VALUES (%s, %s, %s, %s, %s, %s, %s, 'test')""",
+                        (batch_id, source, entity_name, interval_start, interval_start + timedelta(days=1),
+                         interval_start, len(rows)))
+            cur.execute("""INSERT INTO audit.batch (batch_id, source, entity, interval_start, interval_end, status, received)
+                           VALUES (%s, %s, %s, %s, %s, 'validated', %s)""",
+                        (batch_id, source, entity_name, interval_start, interval_start + timedelta(days=1), len(rows)))
+            for r in rows:
+                values = {"batch_id": batch_id, "record_hash": f"h{self.n}", "source_updated_at": updated_at,
+                          "source_file": "test.csv", "delivered_at": updated_at, **r}
+                cur.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    loader.staging_table(entity), sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(cols))), [values.get(c) for c in cols])
+            loader.merge(conn, entity, batch_id)
+        return batch_id
+
+
+@pytest.fixture(scope="module")
+def world(settings):
+    """A warehouse of its own (the shared test warehouse holds the simulators' data)."""
+    from yhlaw.runtime import prepare_warehouse
+
+    mp = pytest.MonkeyPatch()
+    mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, "yuhang_law_indicators_test"))
+    prepare_warehouse(own, recreate=True)
+    mp.undo()
+    deliveries = Deliveries(own.warehouse_url)
+    for source, entity, rows in DATASET:
+        deliveries.deliver(source, entity, rows(), t("2022-03-02 00:00"))
+    with transaction(own.warehouse_url) as conn:
+        first = ind.refresh(conn, trigger="test")
+    return own.warehouse_url, deliveries, first
+
+
+def values(url: str) -> dict[tuple, tuple]:
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT indicator_code, grain, period_start, town_code, numerator, denominator, value,
+                              target, meets_target
+                       FROM mart.indicator_values""")
+        return {r[:4]: r[4:] for r in cur.fetchall()}
+
+
+def v(vals, code, grain, period, town):
+    """(numerator, denominator, value) as floats (None stays None)."""
+    n, dd, val, *_ = vals[(code, grain, period, town)]
+    return tuple(None if x is None else float(x) for x in (n, dd, val))
+
+
+def approx(n, dd, val):
+    return (n, dd, pytest.approx(val, abs=1e-4) if val is not None else None)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_indicator_matches_the_hand_computed_values(world):
+    url, _, first = world
+    vals = values(url)
+    codes = {c.code for c in ind.catalog()}
+    # Expected, by hand. Key: (code, grain, period, town) -> (numerator, denominator, value).
+    E = {}
+
+    def rate(code, grain, period, town, n, dd, scale=100):
+        E[(code, grain, period, town)] = approx(n, dd, None if dd == 0 else n / dd * scale)
+
+    # 严格执法 -- enforcement cases by filing month: Jan A = E1, E2; Feb B = E3 (00:30 local), E4.
+    rate("enf_online_handling_rate", "month", JAN, A, 1, 2)          # E1 online          -> 50
+    rate("enf_online_handling_rate", "month", FEB, B, 2, 2)          # E3, E4 online      -> 100
+    rate("enf_online_handling_rate", "month", JAN, B, 0, 0)          # no cases           -> NULL
+    rate("enf_online_handling_rate", "month", JAN, C, 0, 0)          # a town with no records at all
+    rate("enf_online_handling_rate", "month", JAN, DISTRICT, 1, 2)
+    rate("enf_online_handling_rate", "quarter", Q1, DISTRICT, 3, 4)  # (1 + 2) / (2 + 2) = 75, not avg(50, 100)
+    rate("enf_online_handling_rate", "quarter", Q1, A, 1, 2)
+    rate("enf_online_handling_rate", "year", Y22, B, 2, 2)
+    rate("enf_mobile_handling_rate", "month", JAN, A, 1, 2)          # E1
+    rate("enf_mobile_handling_rate", "month", FEB, B, 1, 2)          # E4
+    rate("enf_mobile_handling_rate", "quarter", Q1, DISTRICT, 2, 4)
+    # Trace by closing month: E1 (Jan, complete); E2 (Feb, never served).
+    rate("enf_complete_trace_rate", "month", JAN, A, 1, 1)
+    rate("enf_complete_trace_rate", "month", FEB, A, 0, 1)            # a real 0%, not NULL
+    rate("enf_complete_trace_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # Review before decision, by decision month: E1 yes, E2 no (Jan A); E4 after (Feb B).
+    rate("enf_legal_review_rate", "month", JAN, A, 1, 2)
+    rate("enf_legal_review_rate", "month", FEB, B, 0, 1)
+    rate("enf_legal_review_rate", "quarter", Q1, DISTRICT, 1, 3)      # 33.3333
+    # Days to close, by closing month: E1 15 days (Jan A), E2 30 days (Feb A); quarter 45 / 2.
+    rate("enf_avg_days_to_close", "month", JAN, A, 15, 1, scale=1)
+    rate("enf_avg_days_to_close", "month", FEB, A, 30, 1, scale=1)
+    rate("enf_avg_days_to_close", "quarter", Q1, A, 45, 2, scale=1)   # 22.5
+    rate("enf_avg_days_to_close", "quarter", Q1, B, 0, 0, scale=1)    # nothing closed -> NULL
+    # Inspections: Jan A = I1 (non-contact), I2 (joint), I3; Feb B = I4 (both).
+    rate("enf_non_contact_supervision_share", "month", JAN, A, 1, 3)
+    rate("enf_non_contact_supervision_share", "quarter", Q1, DISTRICT, 2, 4)
+    rate("enf_joint_inspection_share", "month", JAN, A, 1, 3)
+    rate("enf_joint_inspection_share", "month", FEB, B, 1, 1)
+    rate("enf_joint_inspection_share", "year", Y22, DISTRICT, 2, 4)
+    # 公正司法 -- Jan A = C1 (民一审, 网上, 远程), C2 (商一审, 窗口, 现场, 支付令), C3 (刑, 微法院);
+    # Feb B = C4 (行政一审, 跨域, 在线异步), C5 (民二审, 窗口).
+    rate("court_online_filing_rate", "month", JAN, A, 2, 3)
+    rate("court_online_filing_rate", "month", FEB, B, 1, 2)
+    rate("court_online_filing_rate", "quarter", Q1, DISTRICT, 3, 5)
+    rate("court_remote_hearing_rate", "month", JAN, A, 1, 2)          # C3 not heard: not in the denominator
+    rate("court_remote_hearing_rate", "quarter", Q1, DISTRICT, 2, 3)
+    rate("court_e_dossier_rate", "month", JAN, A, 2, 3)
+    rate("court_e_dossier_rate", "quarter", Q1, DISTRICT, 3, 5)
+    rate("court_e_payment_order_rate", "month", JAN, A, 1, 2)         # of C1, C2
+    rate("court_e_payment_order_rate", "month", FEB, B, 0, 0)         # no civil first instance -> NULL
+    rate("court_e_payment_order_rate", "quarter", Q1, DISTRICT, 1, 2)
+    rate("court_mobile_micro_court_share", "month", JAN, A, 1, 3)
+    rate("court_mobile_micro_court_share", "month", FEB, B, 0, 2)
+    rate("court_mobile_micro_court_share", "quarter", Q1, DISTRICT, 1, 5)
+    # 全民守法 -- Jan A = L1 (咨询, 实体, 完整), L2 (公证, 网络, 网上, 缺审查); Feb B = L3 (鉴定, 实体,
+    # 未办结), L4 (援助, 热线, 完整).
+    rate("ls_channel_share_physical", "month", JAN, A, 1, 2)
+    rate("ls_channel_share_physical", "quarter", Q1, DISTRICT, 2, 4)
+    rate("ls_channel_share_hotline", "month", JAN, A, 0, 2)
+    rate("ls_channel_share_hotline", "quarter", Q1, DISTRICT, 1, 4)
+    rate("ls_channel_share_online", "month", FEB, B, 0, 2)
+    rate("ls_channel_share_online", "quarter", Q1, DISTRICT, 1, 4)
+    rate("ls_complete_case_data_rate", "month", JAN, A, 1, 2)         # of the concluded L1, L2
+    rate("ls_complete_case_data_rate", "month", FEB, B, 1, 1)         # L3 not concluded
+    rate("ls_complete_case_data_rate", "quarter", Q1, DISTRICT, 2, 3)
+    rate("ls_notary_appraisal_online_rate", "month", JAN, A, 1, 1)
+    rate("ls_notary_appraisal_online_rate", "month", FEB, B, 0, 1)
+    rate("ls_notary_appraisal_online_rate", "quarter", Q1, DISTRICT, 1, 2)
+    rate("ls_one_visit_rate", "month", JAN, A, 2, 2)
+    rate("ls_one_visit_rate", "quarter", Q1, DISTRICT, 3, 4)
+    rate("ls_same_day_rate", "month", FEB, B, 0, 2)
+    rate("ls_same_day_rate", "quarter", Q1, DISTRICT, 1, 4)
+    # 基层治理 -- petitions: Jan A = P1 (初, 按期), P2 (重复), P3 (初, 超期); Feb B = P4 (初, 未结).
+    E[("gov_petition_volume", "month", JAN, A)] = (3, None, 3)
+    E[("gov_petition_volume", "month", JAN, C)] = (0, None, 0)        # a count: no petitions is 0
+    E[("gov_petition_volume", "month", FEB, DISTRICT)] = (1, None, 1)
+    E[("gov_petition_volume", "quarter", Q1, DISTRICT)] = (4, None, 4)
+    rate("gov_first_petition_in_time_rate", "month", JAN, A, 1, 2)
+    rate("gov_first_petition_in_time_rate", "month", FEB, B, 0, 0)
+    rate("gov_first_petition_in_time_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # 万人成讼率: 民/商/行政 一审 = C1, C2 (Jan A), C4 (Feb B); population of 2022.
+    rate("gov_litigation_per_10k", "month", JAN, A, 2, pop(2022, A), 10000)
+    rate("gov_litigation_per_10k", "month", JAN, C, 0, pop(2022, C), 10000)   # 0 cases: 0, not NULL
+    rate("gov_litigation_per_10k", "month", JAN, DISTRICT, 2, pop(2022), 10000)
+    rate("gov_litigation_per_10k", "quarter", Q1, B, 1, pop(2022, B), 10000)  # population once, not x3
+    rate("gov_litigation_per_10k", "quarter", Q1, DISTRICT, 3, pop(2022), 10000)
+    rate("gov_litigation_per_10k", "year", Y22, DISTRICT, 3, pop(2022), 10000)
+    # 万人失信率 (active at month end): D1 A from 2021-12-10; D2 A 2022-01-15..02-10; D3 B from
+    # 2022-02-20 (the same person as D1: counted once per town).
+    rate("gov_dishonest_per_10k", "month", DEC21, A, 1, pop(2021, A), 10000)
+    rate("gov_dishonest_per_10k", "month", JAN, A, 2, pop(2022, A), 10000)
+    rate("gov_dishonest_per_10k", "month", FEB, A, 1, pop(2022, A), 10000)
+    rate("gov_dishonest_per_10k", "month", FEB, B, 1, pop(2022, B), 10000)
+    rate("gov_dishonest_per_10k", "month", FEB, C, 0, pop(2022, C), 10000)
+    rate("gov_dishonest_per_10k", "quarter", Q1, DISTRICT, 2, pop(2022), 10000)  # end of quarter (Feb, last month on file)
+    rate("gov_dishonest_per_10k", "year", date(2021, 1, 1), A, 1, pop(2021, A), 10000)
+    # Mediation: M1 success closed Jan A; M2 failed closed Feb A; M3 open.
+    rate("gov_mediation_success_rate", "month", JAN, A, 1, 1)
+    rate("gov_mediation_success_rate", "month", FEB, A, 0, 1)
+    rate("gov_mediation_success_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # 诉前委派 (M1 Jan A, M3 Feb B) per civil/commercial first-instance filings (C1, C2 Jan A).
+    rate("gov_prelitigation_mediation_share", "month", JAN, A, 1, 2)
+    rate("gov_prelitigation_mediation_share", "month", FEB, B, 1, 0)          # 1 / 0 -> NULL, never an error
+    rate("gov_prelitigation_mediation_share", "quarter", Q1, DISTRICT, 2, 2)
+    # 执法力量 (district only, March ledgers): ZHZF 100/90/4/50, SCJG 50/40/3/5.
+    rate("staff_legal_reviewer_ratio", "month", MAR, DISTRICT, 7, 130)       # 5.3846 >= 5
+    rate("staff_legal_reviewer_ratio", "quarter", Q1, DISTRICT, 7, 130)
+    rate("staff_fill_rate", "year", Y22, DISTRICT, 130, 150)                 # 86.6667 >= 85
+    rate("staff_town_deployment_rate", "quarter", Q1, DISTRICT, 50, 90)      # 综合执法 only: 55.5556
+    # 法治宣传阵地: A 10/10, B 15/20; other towns have no ledger row -> NULL.
+    rate("pub_site_coverage_rate", "month", MAR, A, 10, 10)
+    rate("pub_site_coverage_rate", "month", MAR, B, 15, 20)
+    rate("pub_site_coverage_rate", "quarter", Q1, DISTRICT, 25, 30)
+    E[("pub_site_coverage_rate", "month", MAR, C)] = (None, None, None)
+
+    assert {k[0] for k in E} == codes, f"indicators without a hand-computed value: {codes - {k[0] for k in E}}"
+    for key, expected in E.items():
+        assert key in vals, f"missing row {key}"
+        assert v(vals, *key) == expected, f"{key}: engine {v(vals, *key)} != hand {expected}"
+
+    # Targets: only where the policy states a number.
+    assert vals[("staff_legal_reviewer_ratio", "month", MAR, DISTRICT)][3:] == (Decimal(5), True)
+    assert vals[("staff_fill_rate", "month", MAR, DISTRICT)][3:] == (Decimal(85), True)
+    assert vals[("pub_site_coverage_rate", "month", MAR, B)][3:] == (Decimal(100), False)
+    assert vals[("pub_site_coverage_rate", "month", MAR, C)][3:] == (Decimal(100), None)   # no value: unknown
+    assert vals[("enf_online_handling_rate", "month", JAN, A)][3:] == (None, None)
+
+    # Grid: every town-level indicator has all 12 镇街 plus the district for every period it has.
+    by_period: dict[tuple, set] = {}
+    for (code, grain, period, town) in vals:
+        by_period.setdefault((code, grain, period), set()).add(town)
+    district_only = {c.code for c in ind.catalog() if "town" not in c.levels}
+    for (code, grain, period), towns in by_period.items():
+        expected = 1 if code in district_only else N_TOWNS + 1
+        assert len(towns) == expected, f"{code} {grain} {period}: {len(towns)} towns"
+    assert first["indicators"] == len(codes)
+
+
+def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
+    url, deliveries, _ = world
+    before = values(url)
+    # In March two corrections arrive: E2 was in fact handled online; C2 was filed on Feb 10,
+    # not Jan 10 (it moves from A's January to A's February).
+    e2 = next(r for r in enforcement_cases() if r["case_no"] == "E2")
+    c2 = next(r for r in court_cases() if r["case_no"] == "C2")
+    deliveries.deliver("enforcement", "case", [dict(e2, fully_online=True)], t("2022-03-05 00:00"))
+    deliveries.deliver("courts", "case", [dict(c2, filed_on=d("2022-02-10"))], t("2022-03-05 00:00"))
+    with transaction(url) as conn:
+        result = ind.refresh(conn, trigger="test correction")
+    after = values(url)
+
+    assert v(after, "enf_online_handling_rate", "month", JAN, A) == approx(2, 2, 100)
+    assert v(after, "enf_online_handling_rate", "quarter", Q1, DISTRICT) == approx(4, 4, 100)
+    # Both months of the moved case are recomputed: Jan A loses C2, Feb A gains it.
+    assert v(after, "court_online_filing_rate", "month", JAN, A) == approx(2, 2, 100)
+    assert v(after, "court_online_filing_rate", "month", FEB, A) == approx(0, 1, 0)
+    assert v(after, "court_e_payment_order_rate", "month", FEB, A) == approx(1, 1, 100)
+    # Only the touched indicators and months were recomputed.
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT touched FROM audit.indicator_refresh WHERE refresh_id = %s", (result["refresh_id"],))
+        touched = cur.fetchone()[0]
+        assert touched["enf_online_handling_rate"] == ["2022-01"]
+        assert touched["court_online_filing_rate"] == ["2022-01", "2022-02"]
+        assert "gov_petition_volume" not in touched and "ls_one_visit_rate" not in touched
+        # The old published values are kept, with when and why.
+        cur.execute("""SELECT old_value, new_value, revision_kind, reason, published_at < revised_at
+                       FROM mart.indicator_value_revision
+                       WHERE indicator_code = 'enf_online_handling_rate' AND grain = 'month'
+                         AND period_start = %s AND town_code = %s""", (JAN, A))
+        old, new, kind, reason, ordered = cur.fetchone()
+        assert (float(old), float(new), kind, ordered) == (50.0, 100.0, "late_correction", True)
+        assert "core.enforcement_case: 1 batch(es)" in reason
+        # The unchanged rows keep their computed_at (nothing else moved).
+        cur.execute("""SELECT count(*) FROM mart.indicator_value_revision r WHERE refresh_id = %s
+                         AND indicator_code NOT IN ('enf_online_handling_rate', 'court_online_filing_rate',
+                           'court_e_payment_order_rate', 'court_e_dossier_rate', 'court_remote_hearing_rate',
+                           'court_mobile_micro_court_share', 'gov_litigation_per_10k',
+                           'gov_prelitigation_mediation_share')""", (result["refresh_id"],))
+        assert cur.fetchone()[0] == 0
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed and all(k[0].startswith(("enf_online", "court_", "gov_litigation", "gov_prelitigation"))
+                           for k in changed), sorted(changed)[:5]
+
+    # Nothing new: a refresh writes nothing.
+    with transaction(url) as conn:
+        idle = ind.refresh(conn, trigger="test idle")
+    assert (idle["new_batches"], idle["rows_written"], idle["rows_revised"]) == (0, 0, 0)
+
+    # A full rebuild gives the same table, row for row.
+    with transaction(url) as conn:
+        full = ind.refresh(conn, full=True, trigger="test full")
+    assert values(url) == after
+    assert full["rows_revised"] == 0
+
+
+def test_dashboard_views_and_roles(world):
+    url, _, _ = world
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT period_start, value, previous_value, change_vs_previous, last_year_value, target
+                       FROM mart.indicator_latest
+                       WHERE indicator_code = 'gov_dishonest_per_10k' AND grain = 'month' AND town_code = %s""", (A,))
+        period, value, prev, change, last_year, target = cur.fetchone()
+        # Latest month on file is February: 1 listing; January had 2; no February 2021.
+        assert period == FEB
+        assert float(value) == pytest.approx(1 / pop(2022, A) * 10000, abs=1e-4)
+        assert float(prev) == pytest.approx(2 / pop(2022, A) * 10000, abs=1e-4)
+        assert float(change) == pytest.approx(float(value) - float(prev), abs=1e-9)
+        assert last_year is None and target is None
+        cur.execute("""SELECT value, last_year_value FROM mart.indicator_latest
+                       WHERE indicator_code = 'gov_dishonest_per_10k' AND grain = 'year' AND town_code = %s""", (A,))
+        value, last_year = cur.fetchone()
+        assert float(last_year) == pytest.approx(1 / pop(2021, A) * 10000, abs=1e-4)    # 2021: D1 at December
+        cur.execute("SELECT count(*) FROM mart.indicator_catalog")
+        assert cur.fetchone()[0] == len(ind.catalog())
+    # The dashboard role reads the marts and nothing else.
+    from psycopg2 import connect, errors
+
+    dash = connect(url.replace("etl@", "dashboard@"))
+    try:
+        with dash.cursor() as cur:
+            for table in ("mart.indicator_values", "mart.indicator_latest", "mart.indicator_catalog",
+                          "mart.indicator_value_revision"):
+                cur.execute(f"SELECT count(*) FROM {table}")
+                assert cur.fetchone()[0] > 0, table
+            for table in ("core.enforcement_case", "core.dim_town", "audit.batch", "raw.record", "quarantine.record"):
+                with pytest.raises(errors.InsufficientPrivilege):
+                    cur.execute(f"SELECT 1 FROM {table} LIMIT 1")
+                dash.rollback()
+    finally:
+        dash.close()
+
+
+def test_catalog_is_complete_and_documented():
+    from yhlaw.indicators import render_docs
+
+    cat = ind.catalog()
+    assert len(cat) >= 29
+    areas = {c.area for c in cat}
+    assert {"严格执法", "公正司法", "全民守法", "基层治理", "执法力量"} <= areas
+    for c in cat:
+        assert c.clause and c.section and c.assumptions, c.code
+    stated = {c.code: c.target for c in cat if c.target is not None}
+    assert stated == {"staff_legal_reviewer_ratio": 5, "staff_fill_rate": 85, "staff_town_deployment_rate": 50,
+                      "pub_site_coverage_rate": 100}
+    # docs/indicators.md is generated from the catalog and is up to date.
+    assert (PROJECT_ROOT / "docs" / "indicators.md").read_text(encoding="utf-8") == render_docs(cat), \
+        "docs/indicators.md is stale: run `python -m yhlaw indicators --docs`"
