@@ -28,6 +28,7 @@ COPY --chown=airflow:0 pyproject.toml ./
 COPY --chown=airflow:0 src/ src/
 COPY --chown=airflow:0 sql/ sql/
 COPY --chown=airflow:0 expectations/ expectations/
+COPY --chown=airflow:0 indicators/ indicators/
 COPY --chown=airflow:0 reference/ reference/
 COPY --chown=airflow:0 dags/ dags/
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . \

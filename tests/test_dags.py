@@ -26,7 +26,7 @@ def test_dag_files_import_without_errors_or_io(airflow, no_io):
 
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     assert bag.import_errors == {}
-    expected = {f"ingest_{s}" for s in source_names()} | {"reference_data"}
+    expected = {f"ingest_{s}" for s in source_names()} | {"reference_data", "compute_indicators"}
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
         dag = bag.get_dag(dag_id)
@@ -49,6 +49,20 @@ def test_ingest_dag_shape_follows_the_spec(airflow):
             assert {t.task_id for t in load.upstream_list} == {f"validate_{entity}"}
             assert dag.get_task(f"validate_{entity}").upstream_task_ids == {f"extract_{entity}"}
             assert [a.name for a in load.outlets] == [f"core.{spec.entities[entity].table}"]
+
+
+def test_indicator_dag_runs_on_every_core_asset_and_daily(airflow):
+    from yhlaw.runtime import load_dag
+
+    dag = load_dag("compute_indicators")
+    timetable = dag.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert type(timetable.timetable).__name__ == "CronTriggerTimetable"
+    produced = {f"core.{e.table}" for s in source_names() for e in load_spec(s).entities.values()}
+    watched = {a.name for a in timetable.asset_condition.objects}   # AssetAny: any one of them
+    assert type(timetable.asset_condition).__name__ == "AssetAny"
+    assert watched == produced | {"core.reference"}
+    assert dag.max_active_runs == 1
 
 
 def test_dag_files_are_thin():

@@ -437,7 +437,8 @@ def publish(cur, refresh_id: int, reasons: dict[str, tuple[str, str, date | None
     """Merge _iv_new into mart.indicator_values; changed published values go to the revision
     history first. ``reasons``: indicator -> (kind, reason text, horizon). Kind 'data' means:
     a late correction if the period had ended before the earliest interval of the batches
-    that changed it (the horizon), else the normal growth of a period in progress."""
+    that changed it (the horizon); changes to a period still in progress (provisional values)
+    are not recorded."""
     cur.execute("CREATE TEMP TABLE _reason (indicator_code text PRIMARY KEY, kind text, reason text, horizon date) "
                 "ON COMMIT DROP")
     cur.executemany("INSERT INTO _reason VALUES (%s, %s, %s, %s)",
@@ -456,7 +457,10 @@ def publish(cur, refresh_id: int, reasons: dict[str, tuple[str, str, date | None
            FROM mart.indicator_values o
            JOIN _iv_new n USING (indicator_code, grain, period_start, town_code)
            JOIN _reason r USING (indicator_code)
-           WHERE (o.numerator, o.denominator, o.value) IS DISTINCT FROM (n.numerator, n.denominator, n.value)""",
+           WHERE (o.numerator, o.denominator, o.value) IS DISTINCT FROM (n.numerator, n.denominator, n.value)
+             -- A period still in progress is provisional: its growth is not a revision.
+             AND (r.kind <> 'data' OR (o.period_start + CASE o.grain WHEN 'month' THEN interval '1 month'
+                  WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END)::date <= r.horizon)""",
         (refresh_id,))
     revised = cur.rowcount
     cur.execute(
@@ -610,8 +614,8 @@ def _tz():
     return ZoneInfo(TZ)
 
 
-def latest_district_values(conn) -> list[dict[str, Any]]:
-    """The latest district-level value of every indicator at its finest grain, with the target."""
+def latest_district_values(conn, as_of: date | None = None) -> list[dict[str, Any]]:
+    """The latest district-level monthly value of every indicator (up to ``as_of``), with the target."""
     with conn.cursor() as cur:
         cur.execute(
             """SELECT c.indicator_code, c.name_zh, l.period_start, l.value, c.unit, c.target, c.direction,
@@ -620,9 +624,9 @@ def latest_district_values(conn) -> list[dict[str, Any]]:
                LEFT JOIN LATERAL (
                    SELECT period_start, value, meets_target FROM mart.indicator_values v
                    WHERE v.indicator_code = c.indicator_code AND v.town_code = %s AND v.grain = 'month'
-                     AND (v.value IS NOT NULL OR v.numerator IS NOT NULL)
+                     AND (v.value IS NOT NULL OR v.numerator IS NOT NULL) AND v.period_start <= %s
                    ORDER BY period_start DESC LIMIT 1) l ON true
-               ORDER BY c.area, c.indicator_code""", (DISTRICT_CODE,))
+               ORDER BY c.area, c.indicator_code""", (DISTRICT_CODE, as_of or date.max))
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pendulum
 
-from yhlaw.spec import Entity, SourceSpec, load_spec
+from yhlaw.spec import Entity, SourceSpec, load_spec, source_names
 
 OWNER = "data-platform"
 
@@ -154,6 +154,49 @@ def build_reference_dag():
     )
     def reference():
         task(task_id="load_reference",
-             outlets=[Asset(name="core.reference", uri="warehouse://core/reference")])(run_reference_load)()
+             outlets=[Asset(name=REFERENCE_ASSET[0], uri=REFERENCE_ASSET[1])])(run_reference_load)()
 
     return reference()
+
+
+REFERENCE_ASSET = ("core.reference", "warehouse://core/reference")
+
+
+def run_indicator_refresh(**context) -> dict[str, Any]:
+    from yhlaw.indicators import refresh
+    from yhlaw.warehouse import transaction
+
+    with transaction(warehouse_url()) as conn:
+        return refresh(conn, trigger=context.get("run_id"))
+
+
+def build_indicator_dag():
+    """``compute_indicators``: refresh the marts whenever any core table changes (its Asset) and
+    every morning. Incremental: only the months the new batches touch are recomputed."""
+    from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+    tz = "Asia/Shanghai"
+    assets = [Asset(name=f"core.{e.table}", uri=e.asset_uri)
+              for s in source_names() for e in load_spec(s).entities.values()]
+    assets.append(Asset(name=REFERENCE_ASSET[0], uri=REFERENCE_ASSET[1]))
+
+    @dag(
+        dag_id="compute_indicators",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("30 6 * * *", timezone=tz),
+                                     assets=AssetAny(*assets)),
+        start_date=pendulum.datetime(2021, 1, 1, tz=tz),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
+                      "retry_exponential_backoff": True},
+        tags=["indicators", "mart"],
+        doc_md="# 指标计算\n\nIncremental refresh of `mart.indicator_values` from `core` (catalog: "
+               "`indicators/*.yaml`, see `docs/indicators.md`). Runs when any ingest publishes its core "
+               "Asset, and daily at 06:30. Full rebuild: `python -m yhlaw indicators --full`.",
+    )
+    def compute_indicators():
+        task(task_id="refresh_indicators",
+             outlets=[Asset(name="mart.indicator_values", uri="warehouse://mart/indicator_values")])(
+            run_indicator_refresh)()
+
+    return compute_indicators()
