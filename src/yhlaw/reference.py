@@ -21,7 +21,7 @@ def town_rows() -> list[dict[str, str]]:
     rows = read_csv("towns.csv")
     for r in rows:
         if len(r["town_code"]) != 12 or not r["town_code"].isdigit():
-            raise ValueError(f"{path.name}: town_code {r['town_code']!r} is not 12 digits")
+            raise ValueError(f"towns.csv: town_code {r['town_code']!r} is not 12 digits")
     return rows
 
 
