@@ -370,6 +370,49 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     assert first["indicators"] == len(codes)
 
 
+def breakdowns(url: str) -> dict[tuple, tuple]:
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT indicator_code, dimension, member, grain, period_start, town_code,
+                              numerator, denominator, value, meets_target
+                       FROM mart.indicator_values_by_dimension""")
+        return {r[:6]: tuple(None if x is None else float(x) if isinstance(x, Decimal) else x for x in r[6:])
+                for r in cur.fetchall()}
+
+
+def test_breakdowns_by_the_declared_dimensions(world):
+    url, _, _ = world
+    vals = breakdowns(url)
+
+    def check(key, n, dd, value, meets=None):
+        assert key in vals, f"missing {key}"
+        got = vals[key]
+        assert got[:2] == (n, dd) and got[3] == meets, f"{key}: {got}"
+        assert (got[2] is None) if value is None else got[2] == pytest.approx(value, abs=1e-4), f"{key}: {got}"
+
+    # Same-table denominators split by the member: a rate within each department / case type.
+    check(("enf_online_handling_rate", "dept_code", "YH-ZHZF", "month", JAN, A), 1, 2, 50)     # E1, E2
+    check(("enf_online_handling_rate", "dept_code", "YH-SCJG", "quarter", Q1, DISTRICT), 2, 2, 100)  # E3, E4
+    check(("court_online_filing_rate", "case_type", "民事", "quarter", Q1, DISTRICT), 1, 2, 50)  # C1 net, C5 window
+    check(("court_online_filing_rate", "case_type", "商事", "quarter", Q1, DISTRICT), 0, 1, 0)   # C2
+    check(("court_online_filing_rate", "case_type", "刑事", "month", JAN, A), 1, 1, 100)          # C3 微法院
+    # A population denominator is not split: cases of one type per 10,000 residents.
+    check(("gov_litigation_per_10k", "case_type", "民事", "month", JAN, A), 1, pop(2022, A),
+          1 / pop(2022, A) * 10000)
+    check(("gov_litigation_per_10k", "case_type", "民事", "month", FEB, B), 0, pop(2022, B), 0)    # C5 is 二审
+    # Counts: no denominator; a missing value is its own member.
+    check(("gov_petition_volume", "kind", "初信初访", "month", JAN, A), 2, None, 2)
+    check(("gov_petition_volume", "kind", "重复", "quarter", Q1, DISTRICT), 1, None, 1)
+    check(("gov_petition_volume", "category", "(未填)", "month", JAN, A), 3, None, 3)
+    # The policy's 5% is per department: ZHZF 4/90 misses it, SCJG 3/40 meets it.
+    check(("staff_legal_reviewer_ratio", "dept_code", "YH-ZHZF", "month", MAR, DISTRICT), 4, 90, 4 / 90 * 100, False)
+    check(("staff_legal_reviewer_ratio", "dept_code", "YH-SCJG", "quarter", Q1, DISTRICT), 3, 40, 7.5, True)
+    # Only combinations with records: no row for a department in a town it has no cases in.
+    assert ("enf_online_handling_rate", "dept_code", "YH-SCJG", "month", JAN, A) not in vals
+    # Every declared dimension has rows, and nothing else does.
+    declared = {(c.code, d) for c in ind.catalog() for d in ind.breakdown_dimensions(c)}
+    assert {k[:2] for k in vals} == declared
+
+
 def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
     url, deliveries, _ = world
     before = values(url)
@@ -420,10 +463,12 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
         idle = ind.refresh(conn, trigger="test idle")
     assert (idle["new_batches"], idle["rows_written"], idle["rows_revised"]) == (0, 0, 0)
 
-    # A full rebuild gives the same table, row for row.
+    # A full rebuild gives the same tables, row for row.
+    after_breakdowns = breakdowns(url)
     with transaction(url) as conn:
         full = ind.refresh(conn, full=True, trigger="test full")
     assert values(url) == after
+    assert breakdowns(url) == after_breakdowns
     assert full["rows_revised"] == 0
 
 
@@ -453,7 +498,7 @@ def test_dashboard_views_and_roles(world):
     try:
         with dash.cursor() as cur:
             for table in ("mart.indicator_values", "mart.indicator_latest", "mart.indicator_catalog",
-                          "mart.indicator_value_revision"):
+                          "mart.indicator_value_revision", "mart.indicator_values_by_dimension"):
                 cur.execute(f"SELECT count(*) FROM {table}")
                 assert cur.fetchone()[0] > 0, table
             for table in ("core.enforcement_case", "core.dim_town", "audit.batch", "raw.record", "quarantine.record"):

@@ -401,11 +401,16 @@ def test_ledgers_and_indicators_through_airflow(airflow, warehouse, tmp_path, mo
         with transaction(warehouse) as conn, conn.cursor() as cur:
             cur.execute("""SELECT indicator_code, grain, period_start, town_code, numerator, denominator, value,
                                   target, meets_target FROM mart.indicator_values""")
-            return {r[:4]: r[4:] for r in cur.fetchall()}
+            totals = {r[:4]: r[4:] for r in cur.fetchall()}
+            cur.execute("""SELECT indicator_code, dimension, member, grain, period_start, town_code, numerator,
+                                  denominator, value, meets_target FROM mart.indicator_values_by_dimension""")
+            return totals, {r[:6]: r[6:] for r in cur.fetchall()}
 
     incremental = mart()
     codes = {c.code for c in indicators.catalog()}
-    assert {k[0] for k in incremental} == codes, "every indicator has values from the simulators' data"
+    assert {k[0] for k in incremental[0]} == codes, "every indicator has values from the simulators' data"
+    assert {k[0] for k in incremental[1]} == {c.code for c in indicators.catalog()
+                                              if indicators.breakdown_dimensions(c)}
     with transaction(warehouse) as conn:
         indicators.refresh(conn, full=True, trigger="test: full rebuild")
     assert mart() == incremental

@@ -268,30 +268,42 @@ def _reference_checksums(cur, tables: set[str]) -> dict[str, str]:
 # Monthly atoms
 
 
-def _measure_query(cur, m: Measure, filters: list[tuple[str, str]], months_param: str) -> sql.Composable:
-    """SELECT town_code, month_start, <one column per filter> for the given months."""
+UNFILLED = "(未填)"
+
+
+def _measure_query(cur, m: Measure, filters: list[tuple[str, str]], months_param: str,
+                   member: str | None = None) -> sql.Composable:
+    """SELECT town_code, month_start, [member,] <one column per filter> for the given months;
+    ``member`` names a column of the measure's table to break the aggregates down by."""
     aggs = sql.SQL(", ").join(
         sql.SQL("{v} FILTER (WHERE {w})").format(v=sql.SQL(value), w=sql.SQL(where)) for value, where in filters)
     town = sql.SQL("({})::char(12)").format(sql.SQL(m.town))
+    if member is None:
+        member_col, group = sql.SQL(""), sql.SQL("1, 2")
+    else:
+        _column_type(cur, m.table, member)  # a declared dimension must be a column of the table
+        member_col = sql.SQL("coalesce(({})::text, {}) AS member, ").format(sql.Identifier(member),
+                                                                          sql.Literal(UNFILLED))
+        group = sql.SQL("1, 2, 3")
     if m.period:
         month = _local_month(cur, m.table, m.period)
         return sql.SQL(
-            """SELECT {town} AS town_code, {month} AS month_start, {aggs}
+            """SELECT {town} AS town_code, {month} AS month_start, {member}{aggs}
                FROM {table} {join}
                WHERE {col} >= {lo} AND {col} < {hi} AND {month} = ANY({months})
-               GROUP BY 1, 2""").format(
-            town=town, month=month, aggs=aggs, table=_ident(m.table), join=sql.SQL(m.join),
+               GROUP BY {group}""").format(
+            town=town, month=month, member=member_col, aggs=aggs, table=_ident(m.table), join=sql.SQL(m.join),
             col=sql.Identifier(m.period), lo=_bound(cur, m.table, m.period, "lo"),
-            hi=_bound(cur, m.table, m.period, "hi"), months=sql.Placeholder(months_param))
+            hi=_bound(cur, m.table, m.period, "hi"), months=sql.Placeholder(months_param), group=group)
     start, end = m.active
     end_excl = sql.SQL("(mm.month_start + interval '1 month')::date")
     return sql.SQL(
-        """SELECT {town} AS town_code, mm.month_start, {aggs}
+        """SELECT {town} AS town_code, mm.month_start, {member}{aggs}
            FROM unnest({months}::date[]) AS mm(month_start)
            JOIN {table} {join} ON {s} < {e_x} AND ({e} IS NULL OR {e} >= {e_x})
-           GROUP BY 1, 2""").format(
-        town=town, aggs=aggs, months=sql.Placeholder(months_param), table=_ident(m.table), join=sql.SQL(m.join),
-        s=sql.Identifier(start), e=sql.Identifier(end), e_x=end_excl)
+           GROUP BY {group}""").format(
+        town=town, member=member_col, aggs=aggs, months=sql.Placeholder(months_param), table=_ident(m.table),
+        join=sql.SQL(m.join), s=sql.Identifier(start), e=sql.Identifier(end), e_x=end_excl, group=group)
 
 
 def _population_query(ind: Indicator) -> sql.Composable:
@@ -363,6 +375,46 @@ def compute_base(cur, ind: Indicator, months: list[date]) -> None:
         {**params, "code": ind.code})
 
 
+def compute_dimension_base(cur, ind: Indicator, dimension: str, months: list[date]) -> None:
+    """Replace the atoms of ``ind`` broken down by ``dimension`` for ``months``: only the
+    (town, month, member) combinations that have records. The denominator is split by the
+    member too when it is over the same table (a rate within the member), otherwise it is the
+    town's total (a share of the whole, e.g. cases of one type per 10,000 residents)."""
+    if not months:
+        return
+    months = sorted(months)
+    params = {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
+              "dim": dimension}
+    num, den = ind.numerator, ind.denominator
+    if den is not None and not den.population and den.key() == num.key():
+        body = sql.SQL("""WITH nd_raw (town_code, month_start, member, n, d) AS ({q})
+                          SELECT member, month_start, town_code, n, d FROM nd_raw""").format(
+            q=_measure_query(cur, num, [(num.value, num.where), (den.value, den.where)], "months", dimension))
+    else:
+        n_raw = sql.SQL("n_raw (town_code, month_start, member, n) AS ({})").format(
+            _measure_query(cur, num, [(num.value, num.where)], "months", dimension))
+        if den is None:
+            body = sql.SQL("WITH {} SELECT member, month_start, town_code, n, NULL::numeric FROM n_raw").format(n_raw)
+        else:
+            d_query = _population_query(ind) if den.population else _measure_query(
+                cur, den, [(den.value, den.where)], "months")
+            body = sql.SQL("""WITH {n_raw}, d_raw (town_code, month_start, d) AS ({d_query})
+                              SELECT member, month_start, town_code, n, d
+                              FROM n_raw LEFT JOIN d_raw USING (town_code, month_start)""").format(
+                n_raw=n_raw, d_query=d_query)
+    keep_nulls = ind.rollup == "snapshot" and num.period
+    n_val = sql.SQL("n") if keep_nulls else sql.SQL("coalesce(n, 0)")
+    d_val = sql.SQL("d") if keep_nulls or den is None else sql.SQL("coalesce(d, 0)")
+    cur.execute("""DELETE FROM mart.indicator_dimension_month_base
+                   WHERE indicator_code = %(code)s AND dimension = %(dim)s AND month_start = ANY(%(months)s::date[])""",
+                params)
+    cur.execute(sql.SQL(
+        """INSERT INTO mart.indicator_dimension_month_base
+             (indicator_code, dimension, member, month_start, town_code, numerator, denominator)
+           SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d}
+           FROM ({body}) AS x (member, month_start, town_code, n, d)""").format(n=n_val, d=d_val, body=body), params)
+
+
 def _add_months(d: date, n: int) -> date:
     y, m = divmod(d.month - 1 + n, 12)
     return date(d.year + y, m + 1, 1)
@@ -384,53 +436,62 @@ def period_end(start: date, grain: str) -> date:
 # Roll-up and publish
 
 
-def rollup_values(cur, ind: Indicator, months: list[date]) -> None:
-    """Fill temp table _iv_new with the values of every period of every grain containing one of
-    ``months``, for every town and the district, from the monthly atoms."""
+def rollup_values(cur, ind: Indicator, months: list[date], dimension: str | None = None) -> None:
+    """Fill temp table _iv_new (or, for a ``dimension``, _ivd_new) with the values of every
+    period of every grain containing one of ``months``, for every town and the district, from
+    the monthly atoms."""
     if not months:
         return
     target = sql.Literal(ind.target)
     cmp = sql.SQL(">=") if ind.direction == "higher" else sql.SQL("<=")
     value = (sql.SQL("n") if ind.denominator is None
              else sql.SQL("round(n / nullif(d, 0) * {}, 4)").format(sql.Literal(ind.scale)))
+    if dimension is None:
+        base, keys, dim_filter = sql.SQL("mart.indicator_month_base"), sql.SQL(""), sql.SQL("")
+        out, out_cols = sql.SQL("_iv_new"), sql.SQL("")
+    else:
+        base, keys = sql.SQL("mart.indicator_dimension_month_base"), sql.SQL("member, ")
+        dim_filter = sql.SQL(" AND dimension = %(dim)s")
+        out, out_cols = sql.SQL("_ivd_new"), sql.SQL("dimension, member, ")
+    out_vals = sql.SQL("") if dimension is None else sql.SQL("%(dim)s, member, ")
     for grain in ind.grains:
         periods = sorted({period_start(m, grain) for m in months})
         lo, hi = periods[0], period_end(periods[-1], grain)
         pstart = sql.SQL("date_trunc({}, month_start)::date").format(sql.Literal(grain))
+        where = sql.SQL("""WHERE indicator_code = %(code)s AND month_start >= %(lo)s AND month_start < %(hi)s
+                             AND {p} = ANY(%(periods)s::date[]){dim}""").format(p=pstart, dim=dim_filter)
         if ind.rollup == "sum":
             # A population is a level, not a flow: a quarter's denominator is the population of
             # its last month (the period's year), not three months of it added up.
             den = (sql.SQL("(array_agg(denominator ORDER BY month_start DESC))[1]")
                    if ind.denominator is not None and ind.denominator.population else sql.SQL("sum(denominator)"))
             per_town = sql.SQL(
-                """SELECT {p} AS period_start, town_code, sum(numerator) AS n, {den} AS d
-                   FROM mart.indicator_month_base
-                   WHERE indicator_code = %(code)s AND month_start >= %(lo)s AND month_start < %(hi)s
-                     AND {p} = ANY(%(periods)s::date[])
-                   GROUP BY 1, 2""").format(p=pstart, den=den)
+                """SELECT {p} AS period_start, {keys}town_code, sum(numerator) AS n, {den} AS d
+                   FROM {base} {where} GROUP BY 1, {keys}town_code""").format(
+                p=pstart, keys=keys, den=den, base=base, where=where)
         else:
             per_town = sql.SQL(
-                """SELECT DISTINCT ON (1, 2) {p} AS period_start, town_code, numerator AS n, denominator AS d
-                   FROM mart.indicator_month_base
-                   WHERE indicator_code = %(code)s AND month_start >= %(lo)s AND month_start < %(hi)s
-                     AND {p} = ANY(%(periods)s::date[])
-                   ORDER BY 1, 2, (numerator IS NOT NULL OR denominator IS NOT NULL) DESC, month_start DESC""").format(
-                p=pstart)
-        if "town" in ind.levels:
-            levels = sql.SQL("SELECT period_start, town_code, n, d FROM pt")
-            if "district" in ind.levels:
-                levels += sql.SQL(" UNION ALL SELECT period_start, {}::char(12), sum(n), sum(d) FROM pt GROUP BY 1").format(
-                    sql.Literal(DISTRICT_CODE))
-        else:
-            levels = sql.SQL("SELECT period_start, town_code, n, d FROM pt")
+                """SELECT DISTINCT ON (1, {keys}town_code) {p} AS period_start, {keys}town_code,
+                          numerator AS n, denominator AS d
+                   FROM {base} {where}
+                   ORDER BY 1, {keys}town_code, (numerator IS NOT NULL OR denominator IS NOT NULL) DESC,
+                            month_start DESC""").format(p=pstart, keys=keys, base=base, where=where)
+        levels = sql.SQL("SELECT period_start, {keys}town_code, n, d FROM pt").format(keys=keys)
+        if "town" in ind.levels and "district" in ind.levels:
+            levels += sql.SQL(" UNION ALL SELECT period_start, {keys}{district}::char(12), sum(n), sum(d) "
+                              "FROM pt GROUP BY period_start{group}").format(
+                keys=keys, district=sql.Literal(DISTRICT_CODE),
+                group=sql.SQL("") if dimension is None else sql.SQL(", member"))
         cur.execute(sql.SQL(
             """WITH pt AS ({per_town}), lv AS ({levels}), v AS (SELECT *, {value} AS value FROM lv)
-               INSERT INTO _iv_new (indicator_code, grain, period_start, town_code, numerator, denominator, value,
-                                    unit, target, meets_target)
-               SELECT %(code)s, %(grain)s, period_start, town_code, n, d, value, %(unit)s, {target},
+               INSERT INTO {out} ({out_cols}indicator_code, grain, period_start, town_code, numerator, denominator,
+                                  value, unit, target, meets_target)
+               SELECT {out_vals}%(code)s, %(grain)s, period_start, town_code, n, d, value, %(unit)s, {target},
                       CASE WHEN {target} IS NULL OR value IS NULL THEN NULL ELSE value {cmp} {target} END
-               FROM v""").format(per_town=per_town, levels=levels, value=value, target=target, cmp=cmp),
-            {"code": ind.code, "grain": grain, "lo": lo, "hi": hi, "periods": periods, "unit": ind.unit})
+               FROM v""").format(per_town=per_town, levels=levels, value=value, target=target, cmp=cmp, out=out,
+                                 out_cols=out_cols, out_vals=out_vals),
+            {"code": ind.code, "grain": grain, "lo": lo, "hi": hi, "periods": periods, "unit": ind.unit,
+             "dim": dimension})
 
 
 def publish(cur, refresh_id: int, reasons: dict[str, tuple[str, str, date | None]]) -> tuple[int, int]:
@@ -486,6 +547,46 @@ def publish(cur, refresh_id: int, reasons: dict[str, tuple[str, str, date | None
              AND NOT EXISTS (SELECT 1 FROM _iv_new n WHERE n.indicator_code = o.indicator_code
                              AND n.grain = o.grain AND n.period_start = o.period_start AND n.town_code = o.town_code)""")
     return written + cur.rowcount, revised
+
+
+def publish_breakdowns(cur) -> int:
+    """Merge _ivd_new into mart.indicator_values_by_dimension (changed rows only), dropping rows
+    of recomputed periods that no longer exist (a member that disappeared from a month)."""
+    cur.execute(
+        """INSERT INTO mart.indicator_values_by_dimension AS o
+             (indicator_code, dimension, member, grain, period_start, town_code, numerator, denominator, value,
+              unit, target, meets_target, computed_at)
+           SELECT indicator_code, dimension, member, grain, period_start, town_code, numerator, denominator, value,
+                  unit, target, meets_target, now()
+           FROM _ivd_new
+           ON CONFLICT (indicator_code, dimension, member, grain, period_start, town_code) DO UPDATE
+             SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, value = EXCLUDED.value,
+                 unit = EXCLUDED.unit, target = EXCLUDED.target, meets_target = EXCLUDED.meets_target,
+                 computed_at = EXCLUDED.computed_at
+           WHERE (o.numerator, o.denominator, o.value, o.unit, o.target, o.meets_target)
+                 IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.value, EXCLUDED.unit,
+                                   EXCLUDED.target, EXCLUDED.meets_target)""")
+    written = cur.rowcount
+    cur.execute(
+        """DELETE FROM mart.indicator_values_by_dimension o
+           USING _ivd_periods p
+           WHERE o.indicator_code = p.indicator_code AND o.dimension = p.dimension AND o.grain = p.grain
+             AND o.period_start = p.period_start
+             AND NOT EXISTS (SELECT 1 FROM _ivd_new n WHERE n.indicator_code = o.indicator_code
+                             AND n.dimension = o.dimension AND n.member = o.member AND n.grain = o.grain
+                             AND n.period_start = o.period_start AND n.town_code = o.town_code)""")
+    return written + cur.rowcount
+
+
+def breakdown_dimensions(ind: Indicator) -> list[str]:
+    """The catalog's dimensions other than the town (which every value already has)."""
+    return [d for d in ind.dimensions if d != "town_code"]
+
+
+def _record_breakdown_periods(cur, ind: Indicator, dimension: str, months: list[date]) -> None:
+    periods = {(g, period_start(m, g)) for g in ind.grains for m in months}
+    cur.executemany("INSERT INTO _ivd_periods VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(ind.code, dimension, g, p) for g, p in sorted(periods)])
 
 
 def sync_catalog(cur, indicators: tuple[Indicator, ...]) -> dict[str, str | None]:
@@ -554,6 +655,10 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
 
         cur.execute("""CREATE TEMP TABLE _iv_new (LIKE mart.indicator_values) ON COMMIT DROP""")
         cur.execute("ALTER TABLE _iv_new ALTER COLUMN computed_at DROP NOT NULL")
+        cur.execute("CREATE TEMP TABLE _ivd_new (LIKE mart.indicator_values_by_dimension) ON COMMIT DROP")
+        cur.execute("ALTER TABLE _ivd_new ALTER COLUMN computed_at DROP NOT NULL")
+        cur.execute("""CREATE TEMP TABLE _ivd_periods (indicator_code text, dimension text, grain text,
+                       period_start date, PRIMARY KEY (indicator_code, dimension, grain, period_start)) ON COMMIT DROP""")
         touched_log: dict[str, list[str]] = {}
         reasons: dict[str, tuple[str, str, date | None]] = {}
         for ind in indicators:
@@ -577,11 +682,19 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
                 cur.execute("SELECT DISTINCT month_start FROM mart.indicator_month_base WHERE indicator_code = %s",
                             (ind.code,))
                 months |= {r[0] for r in cur.fetchall()}
+                # Breakdowns by a dimension the definition no longer declares go.
+                for table in ("mart.indicator_dimension_month_base", "mart.indicator_values_by_dimension"):
+                    cur.execute(sql.SQL("DELETE FROM {} WHERE indicator_code = %s AND dimension <> ALL(%s)").format(
+                        _ident(table)), (ind.code, breakdown_dimensions(ind)))
             if not months:
                 continue
             months_sorted = sorted(months)
             compute_base(cur, ind, months_sorted)
             rollup_values(cur, ind, months_sorted)
+            for dimension in breakdown_dimensions(ind):
+                compute_dimension_base(cur, ind, dimension, months_sorted)
+                rollup_values(cur, ind, months_sorted, dimension)
+                _record_breakdown_periods(cur, ind, dimension, months_sorted)
             touched_log[ind.code] = [m.isoformat()[:7] for m in months_sorted]
             if redefined:
                 reasons[ind.code] = ("definition_change", f"definition changed ({ind.spec_file} {ind.spec_hash})", None)
@@ -593,6 +706,7 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
                 reasons[ind.code] = ("data", (f"refresh {refresh_id}: " + "; ".join(feeding)) if feeding
                                      else f"full refresh {refresh_id}", horizon or date.max)
         written, revised = publish(cur, refresh_id, reasons)
+        written_breakdowns = publish_breakdowns(cur)
         for t, c in checksums.items():
             cur.execute("""INSERT INTO audit.indicator_reference_state (input, checksum) VALUES (%s, %s)
                            ON CONFLICT (input) DO UPDATE SET checksum = EXCLUDED.checksum""", (t, c))
@@ -605,7 +719,8 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
     log.info("indicator refresh %d (%s): %d new batches, %d indicators recomputed, %d rows written, %d revised",
              refresh_id, "full" if full else "incremental", len(new), len(touched_log), written, revised)
     return {"refresh_id": refresh_id, "new_batches": len(new), "indicators": len(touched_log),
-            "months": sum(len(v) for v in touched_log.values()), "rows_written": written, "rows_revised": revised}
+            "months": sum(len(v) for v in touched_log.values()), "rows_written": written, "rows_revised": revised,
+            "breakdown_rows_written": written_breakdowns}
 
 
 def _tz():
@@ -643,7 +758,9 @@ def render_docs(indicators: tuple[Indicator, ...] | None = None) -> str:
              "Generated from `indicators/*.yaml` by `python -m yhlaw indicators --docs`; do not edit by hand.",
              "Values are in `mart.indicator_values` (one row per indicator x grain x period x 镇街, the district is",
              "`330110000000`); the latest values with targets and changes are in `mart.indicator_latest`;",
-             "changed published values are kept in `mart.indicator_value_revision`.", "",
+             "changed published values are kept in `mart.indicator_value_revision`. Breakdowns by each",
+             "indicator's other dimensions are in `mart.indicator_values_by_dimension` (a rate within the",
+             "member where the denominator is over the same table, else a share of the town's total).", "",
              "How to read a value: value = numerator / denominator x scale, NULL where the denominator is 0.",
              "Quarters, years and the district add up numerators and denominators (never average rates);",
              "`snapshot` indicators take the last month of the period that has data.", "",
@@ -659,7 +776,7 @@ def render_docs(indicators: tuple[Indicator, ...] | None = None) -> str:
                       f"- Unit: {i.unit} (scale {i.scale:g}); {i.direction} is better",
                       f"- Target: {'none stated' if i.target is None else f'{i.target:g}'} — {i.target_source}",
                       f"- Grains: {', '.join(i.grains)}; levels: {', '.join(i.levels)}; rollup: {i.rollup}",
-                      f"- Dimensions for drill-down in core: {', '.join(i.dimensions)}",
+                      f"- Dimensions: {', '.join(i.dimensions)} (breakdowns in `mart.indicator_values_by_dimension`)",
                       f"- Numerator: `{describe(i.numerator)}`",
                       f"- Denominator: `{describe(i.denominator)}`" if i.denominator else
                       "- Denominator: none (a count; value = numerator)"]
