@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test setup venv lint clean airflow-env
+.PHONY: demo test setup venv lint clean airflow-env bench
 
 venv: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: setup
 test: venv
 	$(PY) -m yhlaw setup --test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Benchmarks (not part of `make test`; ~1 h at the default sizes): docs/benchmarks.md.
+#   make bench BENCH_ARGS="--sizes 100000 --indicator-records 1000000" for a quicker run
+bench: setup
+	$(PY) -m yhlaw bench $(BENCH_ARGS)
 
 # Prints the environment (AIRFLOW_HOME, connections) for running airflow by hand:
 #   eval "$$(make -s airflow-env)" && airflow standalone

@@ -57,6 +57,22 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    from yhlaw import bench
+
+    os.environ.pop("WAREHOUSE_ADMIN_URL", None)   # the bench database is derived from WAREHOUSE_URL
+    settings = Settings.from_env()
+    bench.run(sizes=[int(x) for x in args.sizes.split(",")],
+              naive_sizes=[int(x) for x in args.naive_sizes.split(",")] if args.naive_sizes else [],
+              indicator_records=args.indicator_records, demo_days=args.demo_days,
+              bench=bench.bench_settings(settings), airflow=settings,
+              only=args.only.split(",") if args.only else None,
+              naive_large=args.naive_large.split(",") if args.naive_large else None)
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
@@ -86,6 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="recompute every period of every indicator")
     p.add_argument("--docs", action="store_true", help="regenerate docs/indicators.md from the catalog")
     p.set_defaults(func=cmd_indicators)
+    p = sub.add_parser("bench", help="measure ingest, validation and indicator refresh; write docs/benchmarks.md")
+    p.add_argument("--sizes", default="100000,1000000", help="records per ingest, comma-separated")
+    p.add_argument("--naive-sizes", default="100000,1000000", help="sizes at which to run the naive baseline too")
+    p.add_argument("--indicator-records", type=int, default=10_000_000, help="synthetic core records (0: skip)")
+    p.add_argument("--demo-days", type=int, default=3, help="days of `make demo` to time (0: skip)")
+    p.add_argument("--only", help="only these entities, e.g. enforcement.case,courts.case")
+    p.add_argument("--naive-large", default="enforcement.case",
+                   help="entities to run the slow naive baseline for above the smallest size ('' = all)")
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
     args = parser.parse_args(argv)

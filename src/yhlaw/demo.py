@@ -12,6 +12,7 @@ this one process, so Airflow's start-up cost is paid once.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from datetime import timedelta
@@ -28,7 +29,7 @@ CLOCK_LAG = timedelta(hours=1)
 
 def main(days: int = 30, start: str = "2022-03-01") -> int:
     from yhlaw.runtime import (load_dag, prepare_airflow, prepare_warehouse, run_dag_for_interval, run_state,
-                                simulators)
+                                simulators, task_seconds)
 
     t0 = time.monotonic()
     settings = Settings.from_env()
@@ -38,9 +39,15 @@ def main(days: int = 30, start: str = "2022-03-01") -> int:
     first = pendulum.parse(start, tz="Asia/Shanghai")
     failures: list[str] = []
     t_indicators = 0.0
+    spent = {"runs": 0, "run_seconds": 0.0, "task_seconds": 0.0}
 
     def run(dag, interval_end, label):
-        state = run_state(run_dag_for_interval(dag, interval_end))
+        t = time.monotonic()
+        dag_run = run_dag_for_interval(dag, interval_end)
+        spent["run_seconds"] += time.monotonic() - t
+        spent["task_seconds"] += task_seconds(dag_run)
+        spent["runs"] += 1
+        state = run_state(dag_run)
         print(f"  {interval_end.subtract(days=1).to_date_string()} {label}: {state}", flush=True)
         if state != "success":
             failures.append(f"{label} for {interval_end.subtract(days=1).to_date_string()}: {state}")
@@ -65,6 +72,11 @@ def main(days: int = 30, start: str = "2022-03-01") -> int:
     print_indicators(settings, first.add(days=days - 1).date())
     print(f"\nwall time {time.monotonic() - t0:.1f} s (set-up and Airflow start {t_setup:.1f} s, "
           f"{days} days x {len(sources)} source(s) {t_runs:.1f} s, of which compute_indicators {t_indicators:.1f} s)")
+    overhead = {"days": days, "runs": spent["runs"], "wall": round(time.monotonic() - t0, 2),
+                "setup_seconds": round(t_setup, 2), "runs_seconds": round(spent["run_seconds"], 2),
+                "task_seconds": round(spent["task_seconds"], 2),
+                "airflow_seconds": round(spent["run_seconds"] - spent["task_seconds"], 2)}
+    print(f"airflow overhead: {json.dumps(overhead)}")
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1

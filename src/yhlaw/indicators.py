@@ -192,14 +192,19 @@ def _ident(qualified: str) -> sql.Identifier:
     return sql.Identifier(*qualified.split("."))
 
 
+_COLUMN_TYPES: dict[tuple[str, str], str] = {}   # filled once per refresh (see refresh)
+
+
 def _column_type(cur, table: str, column: str) -> str:
-    schema, name = table.split(".")
-    cur.execute("""SELECT data_type FROM information_schema.columns
-                   WHERE table_schema = %s AND table_name = %s AND column_name = %s""", (schema, name, column))
-    row = cur.fetchone()
-    if row is None:
-        raise CatalogError(f"{table} has no column {column!r}")
-    return row[0]
+    if (table, column) not in _COLUMN_TYPES:
+        schema, name = table.split(".")
+        cur.execute("""SELECT data_type FROM information_schema.columns
+                       WHERE table_schema = %s AND table_name = %s AND column_name = %s""", (schema, name, column))
+        row = cur.fetchone()
+        if row is None:
+            raise CatalogError(f"{table} has no column {column!r}")
+        _COLUMN_TYPES[(table, column)] = row[0]
+    return _COLUMN_TYPES[(table, column)]
 
 
 def _local_month(cur, table: str, column: str, alias: str = "") -> sql.Composable:
@@ -633,6 +638,7 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
     """Bring the marts up to date with core. Incremental unless ``full``. Caller commits."""
     indicators = indicators if indicators is not None else catalog()
     keys = natural_keys()
+    _COLUMN_TYPES.clear()
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         cur.execute("INSERT INTO audit.indicator_refresh (mode, trigger) VALUES (%s, %s) RETURNING refresh_id",
@@ -653,9 +659,10 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
         old_checksums = dict(cur.fetchall())
         changed_refs = {t for t, c in checksums.items() if old_checksums.get(t) != c}
 
-        cur.execute("""CREATE TEMP TABLE _iv_new (LIKE mart.indicator_values) ON COMMIT DROP""")
+        cur.execute("""CREATE TEMP TABLE _iv_new (LIKE mart.indicator_values INCLUDING INDEXES) ON COMMIT DROP""")
         cur.execute("ALTER TABLE _iv_new ALTER COLUMN computed_at DROP NOT NULL")
-        cur.execute("CREATE TEMP TABLE _ivd_new (LIKE mart.indicator_values_by_dimension) ON COMMIT DROP")
+        cur.execute("CREATE TEMP TABLE _ivd_new (LIKE mart.indicator_values_by_dimension INCLUDING INDEXES) "
+                    "ON COMMIT DROP")
         cur.execute("ALTER TABLE _ivd_new ALTER COLUMN computed_at DROP NOT NULL")
         cur.execute("""CREATE TEMP TABLE _ivd_periods (indicator_code text, dimension text, grain text,
                        period_start date, PRIMARY KEY (indicator_code, dimension, grain, period_start)) ON COMMIT DROP""")
@@ -705,6 +712,9 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
             else:
                 reasons[ind.code] = ("data", (f"refresh {refresh_id}: " + "; ".join(feeding)) if feeding
                                      else f"full refresh {refresh_id}", horizon or date.max)
+        cur.execute("ANALYZE _iv_new")
+        cur.execute("ANALYZE _ivd_new")
+        cur.execute("ANALYZE _ivd_periods")
         written, revised = publish(cur, refresh_id, reasons)
         written_breakdowns = publish_breakdowns(cur)
         for t, c in checksums.items():

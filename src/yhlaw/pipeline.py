@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,12 +102,24 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
         received, interval_start = row
         ctx = Context(_town_resolver(cur), keyer)
         quarantined = 0
+        timings: Counter[str] = Counter()   # seconds per stage, for the benchmarks
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] += now - clock
+            clock = now
+
         for chunk in loader.iter_raw_chunks(conn, entity, batch_id, chunk_rows):
+            lap("read_raw")
             records = [json.loads(p) for p in chunk["payload"]]
             frame = normalise(records, entity, ctx)
             frame["_duplicate"] = chunk["_duplicate"].to_numpy()
             frame["_conflict"] = chunk["_conflict"].to_numpy()
+            lap("normalise")
             outcome = runner.run(frame)
+            lap("great_expectations")
             merge_results(results, outcome.results)
             bad = sorted(outcome.bad_rows)
             good = frame.drop(index=bad)
@@ -125,6 +139,7 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
                 })
                 loader.copy_frame(cur, sql.Identifier("quarantine", "record"), q_cols, qframe)
                 quarantined += len(bad)
+            lap("copy_staging_quarantine")
 
         cur.execute("SELECT k, count(*) FROM raw.record, jsonb_object_keys(payload) AS k "
                     "WHERE batch_id = %s AND jsonb_typeof(payload) = 'object' GROUP BY k", (batch_id,))
@@ -143,6 +158,7 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
                               config=entity.batch_checks)
         merge_results(results, checks)
         _record_results(cur, batch_id, results.values())
+        lap("batch_checks")
         blocking = [c for c in checks if c.blocking]
         if blocking:
             rejection = "; ".join(f"{c.reason} ({c.check}): {json.dumps(c.observed, ensure_ascii=False)}"
@@ -160,7 +176,8 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
     summary = {"batch_id": batch_id, "received": received, "quarantined": quarantined,
                "valid": received - quarantined,
                "reasons": {r.reason: r.unexpected_count for r in results.values()
-                           if r.level == "row" and r.unexpected_count}}
+                           if r.level == "row" and r.unexpected_count},
+               "timings": {k: round(v, 3) for k, v in timings.items()}}
     log.info("validated %s: %s", batch_id, summary)
     return summary
 

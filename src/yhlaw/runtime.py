@@ -177,3 +177,14 @@ def task_tries(run) -> dict[str, int]:
         rows = session.query(TaskInstance.task_id, TaskInstance.try_number).filter(
             TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id).all()
     return dict(rows)
+
+
+def task_seconds(run) -> float:
+    """Seconds spent inside the tasks of a finished run (the rest of its time is Airflow's)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(TaskInstance.duration).filter(
+            TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id).all()
+    return float(sum(r[0] or 0 for r in rows))

@@ -81,6 +81,7 @@ class Settings:
     sim_base_port: int
     airflow_home: Path
     test: bool = False
+    sim_namespace: str = ""     # keeps another set of simulated systems apart (the benchmark's)
 
     @classmethod
     def from_env(cls, *, test: bool = False) -> "Settings":
@@ -172,13 +173,16 @@ class Settings:
 
     # Where the simulated non-HTTP systems live (kept apart for the test suite).
     def sim_database(self, source: str) -> str:
-        return f"yhlaw_sim_{source}" + ("_test" if self.test else "")
+        return f"yhlaw_sim_{source}" + ("_test" if self.test else "") + (
+            f"_{self.sim_namespace}" if self.sim_namespace else "")
 
     def sim_db_reader(self, source: str) -> str:
         return f"{source}_reader"
 
     def sim_drop_dir(self, source: str) -> Path:
         """Where a file-drop source delivers: SIM_DROP_ROOT/<source> (tests: their own root)."""
+        if self.sim_namespace:
+            return LOCAL_DIR / f"sim-drop-{self.sim_namespace}" / source
         if self.test:
             return LOCAL_DIR / "sim-drop-test" / source
         return Path(os.environ.get("SIM_DROP_ROOT", LOCAL_DIR / "sim-drop")) / source
