@@ -57,8 +57,15 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_docs():
+    from yhlaw.settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "docs" / "benchmarks.md"
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import os
+    from pathlib import Path
 
     from yhlaw import bench
 
@@ -69,7 +76,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
               indicator_records=args.indicator_records, demo_days=args.demo_days,
               bench=bench.bench_settings(settings), airflow=settings,
               only=args.only.split(",") if args.only else None,
-              naive_large=args.naive_large.split(",") if args.naive_large else None)
+              naive_large=args.naive_large.split(",") if args.naive_large else None,
+              out=Path(args.out))
     return 0
 
 
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--indicator-records", type=int, default=10_000_000, help="synthetic core records (0: skip)")
     p.add_argument("--demo-days", type=int, default=3, help="days of `make demo` to time (0: skip)")
     p.add_argument("--only", help="only these entities, e.g. enforcement.case,courts.case")
+    p.add_argument("--out", default=str(bench_docs()), help="where to write the report (markdown)")
     p.add_argument("--naive-large", default="enforcement.case",
                    help="entities to run the slow naive baseline for above the smallest size ('' = all)")
     p.set_defaults(func=cmd_bench)
