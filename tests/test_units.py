@@ -132,3 +132,33 @@ def test_batch_checks_block_on_volume_drift_and_bad_ratio_but_not_on_additions()
     assert blocking(drift) == {"schema_drift"}
     extra = [c for c in drift if c.check == "schema_extra_fields"][0]
     assert not extra.blocking and extra.observed["unexpected_fields"] == ["c"]
+
+
+def test_copy_frame_and_record_hashes_format_datetimes_exactly(db):
+    """The vectorised datetime text (COPY and record hashes) keeps instants, microseconds, dates
+    (local midnights) and NULLs."""
+    from datetime import date, datetime, timezone
+
+    import pandas as pd
+    from psycopg2 import sql as _sql
+
+    from yhlaw.load import copy_frame
+    from yhlaw.normalise import record_hashes
+
+    ts = pd.to_datetime(["2022-03-01T08:00:00.123456+08:00", None, "2021-12-31T23:59:59+00:00"], utc=True,
+                        format="ISO8601")
+    days = pd.to_datetime(["2022-03-01", "2021-01-31", None]).tz_localize("Asia/Shanghai")
+    frame = pd.DataFrame({"ts": ts, "d": days, "x": ["a", None, "c"]})
+    with db.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE copy_check (ts timestamptz, d date, x text)")
+        copy_frame(cur, _sql.Identifier("copy_check"), ["ts", "d", "x"], frame)
+        cur.execute("SELECT ts, d, x FROM copy_check")
+        rows = cur.fetchall()
+    assert rows == [(datetime(2022, 3, 1, 0, 0, 0, 123456, tzinfo=timezone.utc), date(2022, 3, 1), "a"),
+                    (None, date(2021, 1, 31), None),
+                    (datetime(2021, 12, 31, 23, 59, 59, tzinfo=timezone.utc), None, "c")]
+    h = record_hashes(frame, ["ts", "d", "x"])
+    assert h.nunique() == 3 and h.equals(record_hashes(frame.copy(), ["ts", "d", "x"]))
+    changed = frame.copy()
+    changed.loc[0, "ts"] = changed.loc[0, "ts"] + pd.Timedelta(microseconds=1)
+    assert record_hashes(changed, ["ts", "d", "x"])[0] != h[0]

@@ -134,7 +134,19 @@ def ingest_file(source: str, entity_name: str, path: str, warehouse_url: str, hm
     t["total"] = time.perf_counter() - t0
     return {"batch_id": landed.batch_id, "received": landed.received, "loaded": loaded["loaded"],
             "quarantined": loaded["quarantined"], "timings": t, "validate_timings": validated["timings"],
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "max_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. /proc's VmHWM starts afresh at exec; getrusage's
+    ru_maxrss does not (a child inherits the high-water mark of the parent it was forked from)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def naive_file(source: str, entity_name: str, path: str, warehouse_url: str, hmac_key: str, table: str) -> dict:
@@ -161,7 +173,7 @@ def naive_file(source: str, entity_name: str, path: str, warehouse_url: str, hma
     hook.insert_rows(table, rows, target_fields=entity.columns, commit_every=1000)
     t_insert = time.perf_counter() - t1
     return {"rows": len(rows), "parse": t_parse, "insert": t_insert, "total": time.perf_counter() - t0,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "max_rss_mb": peak_rss_mb()}
 
 
 def _conn_dict(url: str) -> dict:

@@ -26,6 +26,7 @@ import pandas as pd
 from psycopg2 import sql
 
 from yhlaw.extract import PageSink
+from yhlaw.normalise import datetime_text
 from yhlaw.spec import META_COLUMNS, Entity
 
 csv.field_size_limit(1 << 30)
@@ -173,7 +174,12 @@ def copy_frame(cur, table: sql.Composable, columns: list[str], frame: pd.DataFra
     if frame.empty:
         return
     buf = io.StringIO()
-    frame[columns].to_csv(buf, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    out = frame[columns].copy()
+    for c in columns:
+        text = datetime_text(out[c])       # numpy formatting: pandas' date_format is the slow part
+        if text is not None:
+            out[c] = text
+    out.to_csv(buf, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
     buf.seek(0)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns)))

@@ -188,6 +188,35 @@ def normalise(records: list[dict], entity: Entity, ctx: Context) -> pd.DataFrame
 
 
 def record_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """md5 of the typed values: equal content, equal hash, whatever the source's formatting."""
-    text = frame[columns].astype("string").fillna("\\N").agg("\x1f".join, axis=1)
-    return text.map(lambda s: hashlib.md5(s.encode()).hexdigest())
+    """md5 of the typed values: equal content, equal hash, whatever the source's formatting.
+    Vectorised per column (a row-wise join over pandas' datetime formatting was half of the
+    time spent typing a batch)."""
+    parts = []
+    for c in columns:
+        txt = datetime_text(frame[c])
+        if txt is None:
+            txt = frame[c].astype("string").fillna("\\N").to_numpy(dtype=object)
+        else:
+            txt[pd.isna(txt)] = "\\N"
+        parts.append(txt)
+    joined = ["\x1f".join(row) for row in zip(*parts)]
+    return pd.Series([hashlib.md5(x.encode()).hexdigest() for x in joined], index=frame.index, dtype=object)
+
+
+def datetime_text(s: pd.Series) -> np.ndarray | None:
+    """ISO text of a tz-aware datetime column, vectorised with numpy (pandas' own formatting is
+    far slower): UTC columns as timestamps with "+00:00", columns of local midnights (the
+    ``date`` type) as YYYY-MM-DD. None for anything else (callers fall back to pandas)."""
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        return None
+    na = s.isna().to_numpy()
+    wall = s.dt.tz_localize(None).to_numpy("datetime64[us]")   # wall time in the column's zone
+    if str(s.dt.tz) == "UTC":
+        txt = np.char.add(np.datetime_as_string(wall, unit="us"), "+00:00").astype(object)
+    else:
+        days = wall.astype("datetime64[D]")
+        if (wall[~na] != days[~na]).any():
+            return None
+        txt = np.datetime_as_string(days, unit="D").astype(object)
+    txt[na] = None
+    return txt
