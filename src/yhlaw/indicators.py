@@ -179,13 +179,10 @@ def catalog(directory: Path = CATALOG_DIR) -> tuple[Indicator, ...]:
     return tuple(out)
 
 
-def natural_keys() -> dict[str, str]:
-    """core.<table> -> its natural key, from the source specs."""
-    out = {}
-    for s in source_names():
-        for e in load_spec(s).entities.values():
-            out[f"core.{e.table}"] = e.natural_key
-    return out
+def spec_tables() -> dict[tuple[str, str], tuple[str, str]]:
+    """(source, entity) -> (core.<table>, its natural key), from the source specs."""
+    return {(s, e.name): (f"core.{e.table}", e.natural_key)
+            for s in source_names() for e in load_spec(s).entities.values()}
 
 
 def _ident(qualified: str) -> sql.Identifier:
@@ -331,93 +328,63 @@ def _grid_towns(ind: Indicator) -> sql.Composable:
     return sql.SQL("SELECT {}::char(12) AS town_code").format(sql.Literal(DISTRICT_CODE))
 
 
-def compute_base(cur, ind: Indicator, months: list[date]) -> None:
-    """Replace the monthly atoms of ``ind`` for ``months`` (every grid town, every month)."""
-    if not months:
-        return
-    months = sorted(months)
-    hi = _add_months(months[-1], 1)
-    params = {"months": months, "lo": months[0], "hi": hi}
-    num, den = ind.numerator, ind.denominator
-    parts: list[sql.Composable] = []
-    if den is not None and not den.population and den.key() == num.key():
-        # Same table and placement: one scan, two FILTERed aggregates.
-        parts.append(sql.SQL("nd_raw (town_code, month_start, n, d) AS ({})").format(
-            _measure_query(cur, num, [(num.value, num.where), (den.value, den.where)], "months")))
-        n_sel, d_sel = sql.SQL("nd_raw.n"), sql.SQL("nd_raw.d")
-        joins = sql.SQL("LEFT JOIN nd_raw USING (town_code, month_start)")
-    else:
-        parts.append(sql.SQL("n_raw (town_code, month_start, n) AS ({})").format(
-            _measure_query(cur, num, [(num.value, num.where)], "months")))
-        n_sel = sql.SQL("n_raw.n")
-        joins = sql.SQL("LEFT JOIN n_raw USING (town_code, month_start)")
-        if den is None:
-            d_sel = sql.SQL("NULL::numeric")
-        else:
-            if den.population:
-                parts.append(sql.SQL("d_raw (town_code, month_start, d) AS ({})").format(_population_query(ind)))
-            else:
-                parts.append(sql.SQL("d_raw (town_code, month_start, d) AS ({})").format(
-                    _measure_query(cur, den, [(den.value, den.where)], "months")))
-            d_sel = sql.SQL("d_raw.d")
-            joins = joins + sql.SQL(" LEFT JOIN d_raw USING (town_code, month_start)")
-    if ind.rollup == "snapshot" and num.period:
-        # A ledger snapshot: no row for a month = not reported (NULL), not zero staff. (A stock
-        # such as active listings is different: none active is a real 0.)
-        n_val, d_val = n_sel, d_sel
-    else:
-        n_val = sql.SQL("coalesce({}, 0)").format(n_sel)
-        d_val = d_sel if den is None else sql.SQL("coalesce({}, 0)").format(d_sel)
-    cur.execute("DELETE FROM mart.indicator_month_base WHERE indicator_code = %s AND month_start = ANY(%s::date[])",
-                (ind.code, months))
-    cur.execute(sql.SQL(
-        """WITH {parts}, grid AS (
-               SELECT g.town_code, mm.month_start FROM ({towns}) g CROSS JOIN unnest(%(months)s::date[]) AS mm(month_start))
-           INSERT INTO mart.indicator_month_base (indicator_code, month_start, town_code, numerator, denominator)
-           SELECT %(code)s, grid.month_start, grid.town_code, {n}, {d}
-           FROM grid {joins}""").format(
-        parts=sql.SQL(", ").join(parts), towns=_grid_towns(ind), n=n_val, d=d_val, joins=joins),
-        {**params, "code": ind.code})
-
-
-def compute_dimension_base(cur, ind: Indicator, dimension: str, months: list[date]) -> None:
-    """Replace the atoms of ``ind`` broken down by ``dimension`` for ``months``: only the
-    (town, month, member) combinations that have records. The denominator is split by the
-    member too when it is over the same table (a rate within the member), otherwise it is the
-    town's total (a share of the whole, e.g. cases of one type per 10,000 residents)."""
+def compute_atoms(cur, ind: Indicator, months: list[date], dimension: str | None = None) -> None:
+    """Replace the monthly atoms of ``ind`` for ``months``: the totals for every grid town and
+    month (0 where a town had no records), or, broken down by ``dimension``, the (town, month,
+    member) combinations that have records. A denominator over the same table and placement is
+    computed in the same scan (and split by the member: a rate within it); any other
+    denominator is the town's total (a share of the whole, e.g. cases of one type per 10,000
+    residents)."""
     if not months:
         return
     months = sorted(months)
     params = {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
               "dim": dimension}
     num, den = ind.numerator, ind.denominator
+    member = sql.SQL("") if dimension is None else sql.SQL("member, ")
     if den is not None and not den.population and den.key() == num.key():
-        body = sql.SQL("""WITH nd_raw (town_code, month_start, member, n, d) AS ({q})
-                          SELECT member, month_start, town_code, n, d FROM nd_raw""").format(
-            q=_measure_query(cur, num, [(num.value, num.where), (den.value, den.where)], "months", dimension))
+        facts = sql.SQL("SELECT * FROM ({q}) nd (town_code, month_start, {m}n, d)").format(
+            q=_measure_query(cur, num, [(num.value, num.where), (den.value, den.where)], "months", dimension),
+            m=member)
     else:
-        n_raw = sql.SQL("n_raw (town_code, month_start, member, n) AS ({})").format(
-            _measure_query(cur, num, [(num.value, num.where)], "months", dimension))
+        n_q = _measure_query(cur, num, [(num.value, num.where)], "months", dimension)
         if den is None:
-            body = sql.SQL("WITH {} SELECT member, month_start, town_code, n, NULL::numeric FROM n_raw").format(n_raw)
+            facts = sql.SQL("SELECT *, NULL::numeric AS d FROM ({q}) n_raw (town_code, month_start, {m}n)").format(
+                q=n_q, m=member)
         else:
-            d_query = _population_query(ind) if den.population else _measure_query(
+            d_q = _population_query(ind) if den.population else _measure_query(
                 cur, den, [(den.value, den.where)], "months")
-            body = sql.SQL("""WITH {n_raw}, d_raw (town_code, month_start, d) AS ({d_query})
-                              SELECT member, month_start, town_code, n, d
-                              FROM n_raw LEFT JOIN d_raw USING (town_code, month_start)""").format(
-                n_raw=n_raw, d_query=d_query)
-    keep_nulls = ind.rollup == "snapshot" and num.period
-    n_val = sql.SQL("n") if keep_nulls else sql.SQL("coalesce(n, 0)")
-    d_val = sql.SQL("d") if keep_nulls or den is None else sql.SQL("coalesce(d, 0)")
-    cur.execute("""DELETE FROM mart.indicator_dimension_month_base
-                   WHERE indicator_code = %(code)s AND dimension = %(dim)s AND month_start = ANY(%(months)s::date[])""",
-                params)
-    cur.execute(sql.SQL(
-        """INSERT INTO mart.indicator_dimension_month_base
-             (indicator_code, dimension, member, month_start, town_code, numerator, denominator)
-           SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d}
-           FROM ({body}) AS x (member, month_start, town_code, n, d)""").format(n=n_val, d=d_val, body=body), params)
+            # Totals keep a town-month that has only a denominator; breakdowns need a member.
+            join = sql.SQL("FULL JOIN") if dimension is None else sql.SQL("LEFT JOIN")
+            facts = sql.SQL("""SELECT * FROM ({n_q}) n_raw (town_code, month_start, {m}n)
+                               {join} ({d_q}) d_raw (town_code, month_start, d) USING (town_code, month_start)""").format(
+                n_q=n_q, m=member, join=join, d_q=d_q)
+    if ind.rollup == "snapshot" and num.period:
+        # A ledger snapshot: no row for a month = not reported (NULL), not zero staff. (A stock
+        # such as active listings is different: none active is a real 0.)
+        n_val, d_val = sql.SQL("n"), sql.SQL("d")
+    else:
+        n_val = sql.SQL("coalesce(n, 0)")
+        d_val = sql.SQL("d") if den is None else sql.SQL("coalesce(d, 0)")
+    if dimension is None:
+        cur.execute("""DELETE FROM mart.indicator_month_base
+                       WHERE indicator_code = %(code)s AND month_start = ANY(%(months)s::date[])""", params)
+        cur.execute(sql.SQL(
+            """WITH grid AS (SELECT g.town_code, mm.month_start
+                             FROM ({towns}) g CROSS JOIN unnest(%(months)s::date[]) AS mm(month_start))
+               INSERT INTO mart.indicator_month_base (indicator_code, month_start, town_code, numerator, denominator)
+               SELECT %(code)s, grid.month_start, grid.town_code, {n}, {d}
+               FROM grid LEFT JOIN ({facts}) f USING (town_code, month_start)""").format(
+            towns=_grid_towns(ind), n=n_val, d=d_val, facts=facts), params)
+    else:
+        cur.execute("""DELETE FROM mart.indicator_dimension_month_base
+                       WHERE indicator_code = %(code)s AND dimension = %(dim)s
+                         AND month_start = ANY(%(months)s::date[])""", params)
+        cur.execute(sql.SQL(
+            """INSERT INTO mart.indicator_dimension_month_base
+                 (indicator_code, dimension, member, month_start, town_code, numerator, denominator)
+               SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d} FROM ({facts}) f""").format(
+            n=n_val, d=d_val, facts=facts), params)
 
 
 def _add_months(d: date, n: int) -> date:
@@ -637,7 +604,8 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
             indicators: tuple[Indicator, ...] | None = None) -> dict[str, Any]:
     """Bring the marts up to date with core. Incremental unless ``full``. Caller commits."""
     indicators = indicators if indicators is not None else catalog()
-    keys = natural_keys()
+    tables = spec_tables()
+    keys = dict(tables.values())
     _COLUMN_TYPES.clear()
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -649,10 +617,9 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
                        LEFT JOIN audit.indicator_input i USING (batch_id)
                        WHERE b.status = 'loaded' AND i.batch_id IS NULL""")
         new = cur.fetchall()
-        table_of = {(s, e.name): f"core.{e.table}" for s in source_names() for e in load_spec(s).entities.values()}
         by_table: dict[str, list[tuple[str, Any]]] = {}
         for batch_id, source, entity, start in new:
-            by_table.setdefault(table_of.get((source, entity), "?"), []).append((batch_id, start))
+            by_table.setdefault(tables.get((source, entity), ("?",))[0], []).append((batch_id, start))
         ref_tables = {t for i in indicators for t in i.references}
         checksums = _reference_checksums(cur, ref_tables)
         cur.execute("SELECT input, checksum FROM audit.indicator_reference_state")
@@ -696,10 +663,10 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
             if not months:
                 continue
             months_sorted = sorted(months)
-            compute_base(cur, ind, months_sorted)
+            compute_atoms(cur, ind, months_sorted)
             rollup_values(cur, ind, months_sorted)
             for dimension in breakdown_dimensions(ind):
-                compute_dimension_base(cur, ind, dimension, months_sorted)
+                compute_atoms(cur, ind, months_sorted, dimension)
                 rollup_values(cur, ind, months_sorted, dimension)
                 _record_breakdown_periods(cur, ind, dimension, months_sorted)
             touched_log[ind.code] = [m.isoformat()[:7] for m in months_sorted]
