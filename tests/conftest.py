@@ -20,6 +20,8 @@ TZ = "Asia/Shanghai"
 # Short client timeout and a slow fault longer than it: the "slow" fault must time out.
 CLIENT_TIMEOUT = 1.0
 SIM_ENV = {"SIM_SLOW_SECONDS": "2.5", "SIM_TOKEN_TTL": "600"}
+# Ports of the test simulators; TEST_SIM_BASE_PORT moves them so two suites can run side by side.
+TEST_SIM_BASE_PORT = int(os.environ.get("TEST_SIM_BASE_PORT", "18801"))
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +50,7 @@ def sims(settings):
     for source in simulated_sources():
         shutil.rmtree(settings.sim_drop_dir(source), ignore_errors=True)
 
-    with simulators(replace(settings, sim_base_port=18801), simulated_sources(), now=day("2022-03-01"),
+    with simulators(replace(settings, sim_base_port=TEST_SIM_BASE_PORT), simulated_sources(), now=day("2022-03-01"),
                     extra_env=SIM_ENV) as running:
         yield running
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pendulum
 import pytest
 
-from conftest import day, run_day, source_connection_env
+from conftest import TEST_SIM_BASE_PORT, day, run_day, source_connection_env
 from yhlaw.pipeline import window_for
 from yhlaw.spec import load_spec, simulated_sources
 from yhlaw.warehouse import table_checksum, transaction
@@ -306,7 +306,7 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
     before = core_checksums(warehouse)
     env = source_connection_env("enforcement")
     original = os.environ[env]
-    with simulator(settings, "enforcement", port=18851, extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
+    with simulator(settings, "enforcement", port=TEST_SIM_BASE_PORT + 50, extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
         conn = json.loads(original)
         conn["port"] = dirty.port
         os.environ[env] = json.dumps(conn)

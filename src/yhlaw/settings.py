@@ -88,8 +88,10 @@ class Settings:
         url = os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
         home = Path(os.environ.get("AIRFLOW_HOME", LOCAL_DIR / "airflow"))
         if test:
-            url = with_database(url, os.environ.get("WAREHOUSE_TEST_DATABASE", TEST_DATABASE))
-            home = LOCAL_DIR / "airflow-test"
+            database = os.environ.get("WAREHOUSE_TEST_DATABASE", TEST_DATABASE)
+            url = with_database(url, database)
+            # A second test database (run side by side) gets its own Airflow metadata DB too.
+            home = LOCAL_DIR / ("airflow-test" if database == TEST_DATABASE else f"airflow-{database}")
         return cls(
             warehouse_url=url,
             admin_user=os.environ.get("WAREHOUSE_ADMIN_USER", "postgres"),
