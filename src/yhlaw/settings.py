@@ -87,6 +87,7 @@ class Settings:
     def from_env(cls, *, test: bool = False) -> "Settings":
         url = os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
         home = Path(os.environ.get("AIRFLOW_HOME", LOCAL_DIR / "airflow"))
+        database = ""
         if test:
             database = os.environ.get("WAREHOUSE_TEST_DATABASE", TEST_DATABASE)
             url = with_database(url, database)
@@ -99,6 +100,8 @@ class Settings:
             sim_base_port=int(os.environ.get("SIM_BASE_PORT", "8801")),
             airflow_home=home,
             test=test,
+            # ... and its own simulated systems (databases, drop folders).
+            sim_namespace=database if test and database != TEST_DATABASE else "",
         )
 
     @property
