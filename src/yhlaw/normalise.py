@@ -1,26 +1,82 @@
 """Source records -> a typed frame, driven by the entity's field specs.
 
 Every conversion is lenient: a value that cannot be converted becomes null and the row gets
-a message in ``_parse_errors``. Deciding what is acceptable is the validation suite's job
-(expectations/<suite>.json), not this module's: here we only make the values comparable.
+a message in a helper column saying what is wrong with which field. Deciding what is
+acceptable is the validation suite's job (expectations/<suite>.json), not this module's: here we
+only make the values comparable and name what we saw.
 
-Helper columns added for the suite (never loaded): ``_parse_errors``, ``_<town col>_status``
-('current' | 'moved_out' | 'unknown' | 'missing'), and the raw-batch flags ``_duplicate`` and
-``_conflict`` supplied by the caller.
+Helper columns added for the suite (never loaded), each null or "; "-joined messages, one per
+field (``HELPER_COLUMNS`` maps each to the quarantine reason its suite rule uses):
+
+* ``_parse_errors`` -- a value that is not of its type at all (garbage, 2022-02-30, an object
+  where text is expected, a record that is not an object);
+* ``_date_format`` -- a recognisable date or time in another format than ISO 8601
+  (2022年3月5日, 2022/3/5, 20220305, an Excel serial day number, a Unix epoch): not guessed,
+  since a source silently changing its format must be noticed;
+* ``_impossible_dates`` -- a real calendar date outside ``PLAUSIBLE_DATES`` (before any of the
+  systems existed, or a typo/sentinel such as 2099 or 9999-12-31);
+* ``_future_dates`` -- a date or time more than ``FUTURE_TOLERANCE`` after the record's own
+  update time (nothing can happen after the record was last written), or, when the caller
+  gives the batch's interval end (``Context.interval_end``, sources read by window), after it;
+* ``_too_long`` -- text longer than the field's ``max_length`` (spec) or
+  ``DEFAULT_MAX_TEXT_LENGTH``;
+* ``_mojibake`` -- text that is UTF-8 decoded with the wrong codec (Latin-1/cp1252 or GBK), or
+  that lost characters to U+FFFD in an earlier wrong decode (see ``looks_mojibake``).
+
+Also ``_<town col>_status`` ('current' | 'moved_out' | 'unknown' | 'missing'), and the
+raw-batch flags ``_duplicate`` and ``_conflict`` supplied by the caller.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from yhlaw.pii import PartyKeyer
-from yhlaw.spec import Entity, Field
+from yhlaw.spec import Entity, Field, load_spec
+
+# Helper column -> the quarantine reason of the suite rule that requires it to be null.
+HELPER_COLUMNS = {
+    "_parse_errors": "unparseable_value",
+    "_date_format": "date_format_not_iso",
+    "_impossible_dates": "impossible_date",
+    "_future_dates": "future_date",
+    "_too_long": "field_too_long",
+    "_mojibake": "mojibake_text",
+}
+# Problem kind a converter reports for a value -> its helper column.
+_KIND_COLUMN = {"parse": "_parse_errors", "date_format": "_date_format", "range": "_impossible_dates",
+                "too_long": "_too_long", "mojibake": "_mojibake"}
+# No record of these systems can be dated before 2000 or after 2049: such dates are typos
+# (2202), sentinels (2099-12-31, 9999-12-31) or defaults (1900-01-01).
+PLAUSIBLE_DATES = (pd.Timestamp("2000-01-01", tz="Asia/Shanghai"), pd.Timestamp("2050-01-01", tz="Asia/Shanghai"))
+# Clock skew between the modules of a source system that stamp stages and update times.
+FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
+# Text fields hold codes, names and short labels; longer values are a source fault (a whole
+# document or a runaway field). A spec field may declare its own ``max_length``.
+DEFAULT_MAX_TEXT_LENGTH = 500
+# Transports that read a snapshot, not a window: their interval end says nothing about "now".
+SNAPSHOT_TRANSPORTS = {"ledger_file"}
+
+# ISO 8601 (extended format; date, or date and time with optional zone; "T" or a space).
+_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+_TIME_TAIL = r"(?:[T ]?\d{1,2}(?:[:时]\d{1,2}(?:[:分]\d{1,2}秒?)?)?)?"
+_NON_ISO_DATES = [re.compile(p + _TIME_TAIL + r"\s*$") for p in (
+    r"^\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*[日号]?\s*",       # 2022年3月5日
+    r"^\s*\d{4}[/.]\d{1,2}[/.]\d{1,2}\s*",                            # 2022/3/5, 2022.03.05
+    r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\s*",                          # 5/3/2022, 03-05-2022
+    r"^\s*\d{4}-\d{1,2}-\d{1,2}\s*",                                  # 2022-3-5 (not zero-padded)
+    r"^\s*(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:T?\d{4,6})?\s*",  # 20220305
+)]
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 
 TRUE_VALUES = {True, 1, "1", "true", "True", "TRUE", "是", "Y", "y", "yes"}
 FALSE_VALUES = {False, 0, "0", "false", "False", "FALSE", "否", "N", "n", "no"}
@@ -53,6 +109,10 @@ class TownResolver:
 class Context:
     towns: TownResolver
     party_keyer: PartyKeyer
+    # End of the batch's data interval, when the caller knows it: dates after it (plus
+    # FUTURE_TOLERANCE) are future dates. Ignored for snapshot sources (SNAPSHOT_TRANSPORTS),
+    # whose rows are read as they are now, whatever interval the run is for.
+    interval_end: datetime | None = None
 
 
 def get_path(record: dict, path: str) -> Any:
@@ -72,63 +132,139 @@ def _present(raw: pd.Series) -> pd.Series:
     return raw.notna() & (raw.astype("string").str.strip().fillna("") != "")
 
 
-def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
-    """Trimmed text; ``map`` conforms a source's codes to the warehouse's (e.g. 自然人 -> person);
-    ``max_length`` rejects oversize values."""
+# A converter returns the typed values and, per row, None or (problem kind, what is wrong):
+# the kind picks the helper column (``_KIND_COLUMN``), the text becomes "<column>: <text>".
+Problems = pd.Series
+
+
+def _no_problems(index: pd.Index) -> Problems:
+    return pd.Series([None] * len(index), index=index, dtype=object)
+
+
+def _problems_where(mask: pd.Series, raw: pd.Series, kind: str, what: Callable[[Any], str]) -> Problems:
+    out = _no_problems(raw.index)
+    for i in np.flatnonzero(mask.to_numpy(dtype=bool)):
+        out.iat[i] = (kind, what(raw.iat[i]))
+    return out
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    return repr(str(value)[:limit])
+
+
+def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
+    """Trimmed text; ``map`` conforms a source's codes to the warehouse's (e.g. 自然人 -> person).
+    Reports objects and lists (not text), values longer than ``max_length`` (spec) or
+    ``DEFAULT_MAX_TEXT_LENGTH``, and mojibake (checked on the source's text, before ``map``)."""
+    structured = raw.map(lambda v: isinstance(v, (dict, list)), na_action="ignore").fillna(False).astype(bool)
     s = raw.astype("string").str.strip()
     s = s.where(s != "", pd.NA)
+    problems = _problems_where(structured, raw, "parse", lambda v: f"{type(v).__name__} where text is expected")
+    limit = int(f.options.get("max_length", DEFAULT_MAX_TEXT_LENGTH))
+    lengths = s.str.len()
+    too_long = (lengths > limit).fillna(False) & ~structured
+    for i in np.flatnonzero(too_long.to_numpy(dtype=bool)):
+        problems.iat[i] = ("too_long", f"{int(lengths.iat[i])} characters (at most {limit})")
+    checkable = s.notna() & ~too_long & ~structured
+    for i, note in _mojibake_notes(s, checkable).items():
+        problems.iat[i] = ("mojibake", note)
     mapping = f.options.get("map")
     if mapping:
         s = s.map(lambda v: mapping.get(v, v), na_action="ignore").astype("string")
-    limit = f.options.get("max_length")
-    if limit:
-        too_long = s.str.len() > int(limit)
-        return s.where(~too_long.fillna(False), pd.NA), too_long.fillna(False)
-    return s, pd.Series(False, index=raw.index)
+    return s, problems
 
 
-def _decimal(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+def _decimal(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     values = pd.to_numeric(raw.astype("string").str.replace(",", "", regex=False), errors="coerce")
-    return values.round(2), _present(raw) & values.isna()
+    bad = _present(raw) & values.isna()
+    return values.round(2), _problems_where(bad, raw, "parse", lambda v: f"cannot read {_shown(v)} as {f.type}")
 
 
-def _integer(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+def _integer(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     values = pd.to_numeric(raw.astype("string"), errors="coerce")
     whole = values.where(values == values.round()).astype("Int64")
-    return whole, _present(raw) & whole.isna()
+    bad = _present(raw) & whole.isna()
+    return whole, _problems_where(bad, raw, "parse", lambda v: f"cannot read {_shown(v)} as {f.type}")
 
 
-def _bool(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+def _bool(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     def conv(v):
+        if isinstance(v, (dict, list)):
+            return pd.NA
         if v in TRUE_VALUES:
             return True
         if v in FALSE_VALUES:
             return False
         return pd.NA
     values = raw.map(conv, na_action="ignore").astype("boolean")
-    return values, raw.notna() & values.isna()
+    bad = raw.notna() & values.isna()
+    return values, _problems_where(bad, raw, "parse", lambda v: f"cannot read {_shown(v)} as {f.type}")
 
 
-def _timestamp(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
-    text = raw.astype("string").str.strip()
+def date_problem(value: Any, type_name: str) -> tuple[str, str]:
+    """Why a present value is not an ISO 8601 date or time: ('date_format', ...) for a date
+    written another way, ('parse', ...) for anything else (including ISO-shaped values that are
+    not on the calendar, such as 2022-02-30)."""
+    text = str(value).strip()
+    if isinstance(value, bool):
+        return "parse", f"cannot read {_shown(value)} as {type_name}"
+    if isinstance(value, (int, float)) or _NUMBER.match(text):
+        number = float(text)
+        if 20000 <= number < 80000:
+            return "date_format", f"{_shown(value)} looks like an Excel serial day number, not an ISO 8601 {type_name}"
+        if 1e8 <= number < 1e10 or 1e11 <= number < 1e13:
+            return "date_format", f"{_shown(value)} looks like a Unix time stamp, not an ISO 8601 {type_name}"
+    if re.fullmatch(_ISO_DATETIME, text):
+        return "parse", f"cannot read {_shown(value)} as {type_name}: not a calendar date or time"
+    for pattern in _NON_ISO_DATES:
+        if pattern.match(text):
+            return "date_format", f"{_shown(value)} is a date in another format than ISO 8601 (YYYY-MM-DD)"
+    return "parse", f"cannot read {_shown(value)} as {type_name}"
+
+
+def _dated(raw: pd.Series, values: pd.Series, iso: pd.Series, f: Field) -> Problems:
+    """Problems of a date/time column: unreadable values, other formats, implausible dates."""
+    problems = _no_problems(raw.index)
+    unread = (_present(raw) & (values.isna() | ~iso)).to_numpy(dtype=bool)
+    for i in np.flatnonzero(unread):
+        problems.iat[i] = date_problem(raw.iat[i], f.type)
+    low, high = PLAUSIBLE_DATES
+    outside = (values.notna() & ((values < low) | (values >= high))).to_numpy(dtype=bool)
+    for i in np.flatnonzero(outside & ~unread):
+        problems.iat[i] = ("range", f"{_shown(raw.iat[i])} is outside {low:%Y-%m-%d} .. "
+                                    f"{high - pd.Timedelta(days=1):%Y-%m-%d}")
+    return problems
+
+
+def _iso_text(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Stripped text and whether it is ISO 8601 (numbers never are, whatever pandas thinks)."""
+    text = raw.map(lambda v: None if isinstance(v, (int, float, bool, dict, list)) else v,
+                   na_action="ignore").astype("string").str.strip()
+    iso = text.str.fullmatch(_ISO_DATETIME).fillna(False).astype(bool)
+    return text.where(iso, pd.NA), iso
+
+
+def _timestamp(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
+    text, iso = _iso_text(raw)
     values = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     # Naive timestamps are local (Asia/Shanghai) times, as the source systems write them.
     naive = text.notna() & ~text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).fillna(False)
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         values[naive] = local.dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
-    return values, _present(raw) & values.isna()
+    return values, _dated(raw, values, iso, f)
 
 
-def _date(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+def _date(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     """A calendar date, as local (Asia/Shanghai) midnight: comparable with timestamps in the
-    suite, and COPYed into a ``date`` column as the same calendar day."""
-    text = raw.astype("string").str.strip().str.slice(0, 10)
-    values = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").dt.tz_localize("Asia/Shanghai")
-    return values, _present(raw) & values.isna()
+    suite, and COPYed into a ``date`` column as the same calendar day. An ISO date-time (as an
+    XLSX date cell becomes) counts as its date."""
+    text, iso = _iso_text(raw)
+    values = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce").dt.tz_localize("Asia/Shanghai")
+    return values, _dated(raw, values, iso, f)
 
 
-def _stage_time(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+def _stage_time(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     list_key = f.options.get("list_key", "stage")
     time_key = f.options.get("time_key", "time")
     stage = f.options["stage"]
@@ -142,7 +278,7 @@ def _stage_time(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.S
     return _timestamp(raw.map(pick, na_action="ignore").astype(object), f, ctx)
 
 
-def _json(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
+def _json(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     keep = f.options.get("keep")
 
     def dump(v):
@@ -151,38 +287,132 @@ def _json(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]
         if keep and isinstance(v, list):
             v = [{k: item.get(k) for k in keep} if isinstance(item, dict) else item for item in v]
         return json.dumps(v, ensure_ascii=False, sort_keys=True)
-    return raw.map(dump, na_action="ignore").astype(object), pd.Series(False, index=raw.index)
+    values = raw.map(dump, na_action="ignore").astype(object)
+    problems = _no_problems(raw.index)
+    for i, note in _mojibake_notes(pd.Series(values, dtype="string"), values.notna()).items():
+        problems.iat[i] = ("mojibake", note)
+    return values, problems
 
 
-def _party_key(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, pd.Series]:
-    return raw.map(ctx.party_keyer, na_action="ignore").astype(object), pd.Series(False, index=raw.index)
+def _party_key(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
+    return raw.map(ctx.party_keyer, na_action="ignore").astype(object), _no_problems(raw.index)
 
 
-CONVERTERS: dict[str, Callable[[pd.Series, Field, Context], tuple[pd.Series, pd.Series]]] = {
+CONVERTERS: dict[str, Callable[[pd.Series, Field, Context], tuple[pd.Series, Problems]]] = {
     "text": _text, "decimal": _decimal, "integer": _integer, "bool": _bool,
     "timestamp": _timestamp, "date": _date, "stage_time": _stage_time, "json": _json,
     "party_key": _party_key,
 }
+DATED_TYPES = {"timestamp", "date", "stage_time"}
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN1_HIGH = re.compile(r"[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2026\u2030"
+                          r"\u2039\u203a\u20ac\u2122]")
+
+
+@lru_cache(maxsize=65536)
+def looks_mojibake(text: str) -> str | None:
+    """Why ``text`` looks like text decoded with the wrong codec, or None.
+
+    * UTF-8 read as Latin-1/cp1252 ("å¼ ä¸‰" for 张三): the text holds Latin-1 range
+      characters and re-encoding them gives UTF-8 with Chinese in it (at least one Chinese
+      character per undecodable spot); genuine Latin-1 text (Müller, José) gives none;
+    * UTF-8 read as GBK ("寮犱笁" for 张三): re-encoding as GB18030 and decoding as UTF-8
+      gives at least two Chinese characters and at least three for every undecodable spot (a
+      byte the wrong decode dropped or replaced). Genuine Chinese text practically never does:
+      the GBK bytes of common characters are not valid UTF-8, and where a pair happens to be, it
+      decodes to Latin, Greek, Hebrew or Arabic letters, not to Chinese;
+    * U+FFFD: characters already lost to an earlier wrong decode (GBK read as UTF-8 and back).
+    """
+    if "\ufffd" in text:
+        return "contains U+FFFD: characters were lost to a wrong decode upstream"
+    if _LATIN1_HIGH.search(text):
+        for codec in ("cp1252", "latin-1"):
+            try:
+                fixed = text.encode(codec).decode("utf-8", errors="replace")
+            except UnicodeError:
+                continue
+            # (a lost last byte, e.g. U+0085 taken for white space and trimmed, costs one char)
+            if len(_CJK.findall(fixed)) >= max(1, fixed.count("\ufffd")):
+                return f"UTF-8 decoded as {codec} (re-encoded it reads {fixed[:40]!r})"
+    if len(_CJK.findall(text)) >= 2:
+        fixed = text.encode("gb18030").decode("utf-8", errors="replace")
+        # A byte dropped or replaced by the wrong decode costs a character or two here; the
+        # GBK bytes of genuine text give (almost) nothing but U+FFFD and non-Chinese letters.
+        if fixed != text and len(_CJK.findall(fixed)) >= max(2, 3 * fixed.count("\ufffd")):
+            return f"UTF-8 decoded as GBK (re-encoded it reads {fixed[:40]!r})"
+    return None
+
+
+def _mojibake_notes(text: pd.Series, check: pd.Series) -> dict[int, str]:
+    """Row position -> why its text looks like mojibake, for the rows to ``check``."""
+    notes = {}
+    for i in np.flatnonzero(check.to_numpy(dtype=bool)):
+        why = looks_mojibake(str(text.iat[i]))
+        if why:
+            notes[i] = why
+    return notes
+
+
+def _future_dates(out: dict[str, pd.Series], entity: Entity, ctx: Context, index: pd.Index) -> pd.Series:
+    """Per row: the dates later than the record's own update time (+ tolerance), or than the
+    batch's interval end (+ tolerance) when the caller knows it and the source is read by
+    window. Fields the reader adds (source ``_...``: file name, delivery time) are not events of
+    the record and are only held against the interval end."""
+    messages: list[list[str]] = [[] for _ in range(len(index))]
+    updated_col = entity.updated_column
+    updated = out[updated_col]
+    limit_end = None
+    if ctx.interval_end is not None and load_spec(entity.source).transport.get("kind") not in SNAPSHOT_TRANSPORTS:
+        limit_end = pd.Timestamp(ctx.interval_end).tz_convert("UTC") + FUTURE_TOLERANCE
+    for f in entity.fields:
+        if f.type not in DATED_TYPES:
+            continue
+        values = out[f.name]
+        if f.name != updated_col and not f.source.startswith("_"):
+            after = (values.notna() & updated.notna() & (values > updated + FUTURE_TOLERANCE)).to_numpy(dtype=bool)
+            for i in np.flatnonzero(after):
+                messages[i].append(f"{f.name} {_local(values.iat[i])} is after the record's update time "
+                                   f"{_local(updated.iat[i])}")
+        if limit_end is not None:
+            late = (values.notna() & (values > limit_end)).to_numpy(dtype=bool)
+            for i in np.flatnonzero(late):
+                messages[i].append(f"{f.name} {_local(values.iat[i])} is after the batch's interval end "
+                                   f"{_local(pd.Timestamp(ctx.interval_end))}")
+    return pd.Series(["; ".join(m) if m else None for m in messages], index=index, dtype=object)
+
+
+def _local(moment: pd.Timestamp) -> str:
+    return moment.tz_convert("Asia/Shanghai").isoformat()
 
 
 def normalise(records: list[dict], entity: Entity, ctx: Context) -> pd.DataFrame:
     """Typed frame with one column per spec field plus the helper columns for validation."""
     index = pd.RangeIndex(len(records))
     out: dict[str, pd.Series] = {}
-    errors: list[list[str]] = [[] for _ in records]
+    notes: dict[str, list[list[str]]] = {c: [[] for _ in records] for c in HELPER_COLUMNS}
+    for i, r in enumerate(records):
+        if not isinstance(r, dict):
+            notes["_parse_errors"][i].append(f"record: a JSON {type(r).__name__}, not an object")
     for f in entity.fields:
         raw = pd.Series([get_path(r, f.source) for r in records], index=index, dtype=object)
         if f.type == "town":
             resolved = [ctx.towns.resolve(v) for v in raw]
             out[f.name] = pd.Series([c for c, _ in resolved], index=index, dtype=object)
             out[f"_{f.name}_status"] = pd.Series([s for _, s in resolved], index=index, dtype=object)
+            unknown = pd.Series([s == "unknown" for _, s in resolved], index=index)
+            for i, note in _mojibake_notes(raw.astype("string"), unknown).items():
+                notes["_mojibake"][i].append(f"{f.name}: {_shown(raw.iat[i])} {note}")
             continue
-        values, bad = CONVERTERS[f.type](raw, f, ctx)
+        values, problems = CONVERTERS[f.type](raw, f, ctx)
         out[f.name] = values
-        for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
-            errors[i].append(f"{f.name}: cannot read {str(raw.iat[i])[:80]!r} as {f.type}")
+        for i in np.flatnonzero(problems.notna().to_numpy(dtype=bool)):
+            kind, what = problems.iat[i]
+            notes[_KIND_COLUMN[kind]][i].append(f"{f.name}: {what}")
     frame = pd.DataFrame(out, index=index)
-    frame["_parse_errors"] = pd.Series(["; ".join(e) if e else None for e in errors], index=index, dtype=object)
+    for column, rows in notes.items():
+        frame[column] = pd.Series(["; ".join(e) if e else None for e in rows], index=index, dtype=object)
+    frame["_future_dates"] = _future_dates(out, entity, ctx, index)
     frame["record_hash"] = record_hashes(frame, entity.columns)
     return frame
 
