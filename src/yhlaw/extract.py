@@ -188,9 +188,11 @@ class HttpSourceClient:
         try:
             body = resp.json()
         except (ValueError, requests.exceptions.ContentDecodingError) as exc:
-            raise TransientError("malformed", f"response is not JSON ({len(resp.content)} bytes)") from exc
+            raise TransientError("malformed", f"response from {resp.url or url} is not JSON ({len(resp.content)} bytes"
+                                              f"{_json_error_position(exc, resp.content)})") from exc
         if not isinstance(body, dict):
-            raise TransientError("malformed", "response JSON is not an object")
+            raise TransientError("malformed", f"response JSON from {resp.url or url} is a {type(body).__name__}, "
+                                              "not an object")
         return body
 
     def _with_retries(self, call: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
@@ -309,6 +311,21 @@ def sign_request(api_key: str, secret: str, method: str, path: str, params: dict
     message = f"{method.upper()}\n{path}\n{canonical_query(params)}\n{timestamp}"
     signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
     return {"X-Api-Key": api_key, "X-Timestamp": str(timestamp), "X-Signature": signature}
+
+
+def _json_error_position(exc: Exception, content: bytes) -> str:
+    """Where a JSON body broke: '; line 1 column 57 (char 56): Expecting ',' delimiter, near ...'."""
+    if not isinstance(exc, json.JSONDecodeError):
+        try:
+            json.loads(content.decode("utf-8"))
+        except json.JSONDecodeError as parsed:
+            exc = parsed
+        except UnicodeDecodeError as bad:
+            return f"; byte {bad.start} is not UTF-8: {bad.object[bad.start:bad.start + 4]!r}"
+        else:
+            return f"; {exc}"
+    near = exc.doc[max(0, exc.pos - 30):exc.pos + 10]
+    return f"; line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}, near {near!r}"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -439,26 +456,27 @@ class FileDropReader:
                           "(half-written or corrupted delivery); the task will retry")
 
     def _rows(self, data: bytes, manifest: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        """The file's rows as records (header -> value; empty cells None). A file that cannot be
+        read as a whole (not decodable, malformed CSV, not a workbook, no or a broken header)
+        raises SourceError naming the file and the line or cell: skipping it would lose it."""
         fmt = manifest.get("format", "csv")
         if fmt == "xlsx":
-            import io as _io
-
-            from openpyxl import load_workbook
-
-            sheet = load_workbook(_io.BytesIO(data), read_only=True, data_only=True).active
-            values = list(sheet.iter_rows(values_only=True))
-            header = [str(h).strip() for h in values[0]] if values else []
-            return [{h: _json_ready(v) for h, v in zip(header, r)} for r in values[1:] if any(x is not None for x in r)]
+            return self._xlsx_rows(data, where)
         if fmt != "csv":
             raise SourceError(f"{where}: unknown format {fmt!r}")
         # UTF-8 first whatever the manifest says: it is self-validating (GBK text almost never
         # decodes as UTF-8), while UTF-8 bytes often "decode" as GBK into mojibake.
         declared = manifest.get("encoding", "utf-8")
         text = None
+        failures = []
         for encoding in dict.fromkeys(["utf-8-sig", declared, "gb18030"]):
             try:
                 text = data.decode(encoding)
-            except (UnicodeDecodeError, LookupError):
+            except LookupError:
+                failures.append(f"{encoding}: unknown encoding")
+                continue
+            except UnicodeDecodeError as exc:
+                failures.append(f"{encoding}: {_byte_position(data, exc)}")
                 continue
             if encoding.replace("-sig", "").replace("_", "-").lower() != declared.replace("_", "-").lower() \
                     and not (declared.lower() in ("gbk", "gb2312", "gb18030") and encoding == "gb18030"):
@@ -466,12 +484,73 @@ class FileDropReader:
                 log.warning("%s: declared %s but is %s", where, declared, encoding)
             break
         if text is None:
-            raise SourceError(f"{where}: not decodable as {declared}, UTF-8 or GB18030")
-        import csv as _csv
-        import io as _io
+            raise SourceError(f"{where}: not decodable as {declared}, UTF-8 or GB18030 ({'; '.join(failures)})")
+        return _csv_rows(text, where)
 
-        reader = _csv.DictReader(_io.StringIO(text))
-        return [{k.strip(): (v if v != "" else None) for k, v in row.items() if k is not None} for row in reader]
+    @staticmethod
+    def _xlsx_rows(data: bytes, where: str) -> list[dict[str, Any]]:
+        import io as _io
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(_io.BytesIO(data), read_only=True, data_only=True).active
+            values = list(sheet.iter_rows(values_only=True))
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+            raise SourceError(f"{where}: not a readable XLSX workbook ({len(data)} bytes): "
+                              f"{type(exc).__name__}: {exc}") from exc
+        if not values:
+            raise SourceError(f"{where}: the workbook's first sheet is empty (no header row)")
+        header = [str(h).strip() if h is not None else "" for h in values[0]]
+        _check_header(header, where, "row 1")
+        rows = []
+        for n, r in enumerate(values[1:], start=2):
+            if not any(x is not None for x in r):
+                continue
+            stray = [x for i, x in enumerate(r) if x is not None and (i >= len(header) or not header[i])]
+            if stray:
+                raise SourceError(f"{where}: row {n} has values in columns without a header: {stray[:3]!r}")
+            rows.append({h: _json_ready(v) for h, v in zip(header, r) if h})
+        return rows
+
+
+def _byte_position(data: bytes, exc: UnicodeDecodeError) -> str:
+    """'line 3, byte 57 (b'\\xff\\xfe'): invalid start byte' for an undecodable spot."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    return f"line {line}, byte {exc.start} ({data[exc.start:exc.start + 4]!r}): {exc.reason}"
+
+
+def _check_header(header: list[str], where: str, at: str) -> None:
+    named = [h for h in header if h]
+    if not named:
+        raise SourceError(f"{where}: {at}: no header (no column names)")
+    dup = sorted({h for h in named if named.count(h) > 1})
+    if dup:
+        raise SourceError(f"{where}: {at}: duplicate column names {dup} in the header")
+
+
+def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
+    """Rows of a CSV text; a row with another number of fields than the header, or a broken
+    quote, is an error naming its line (a shifted row would put values in the wrong columns)."""
+    import csv as _csv
+    import io as _io
+
+    reader = _csv.reader(_io.StringIO(text), strict=True)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        _check_header(header, where, "line 1")
+        rows = []
+        for row in reader:
+            if not row or all(v == "" for v in row) and len(row) <= 1:
+                continue                       # blank line
+            if len(row) != len(header):
+                raise SourceError(f"{where}: line {reader.line_num}: {len(row)} fields, the header has "
+                                  f"{len(header)} (starts {','.join(row)[:60]!r})")
+            rows.append({k: (v if v != "" else None) for k, v in zip(header, row) if k})
+    except _csv.Error as exc:
+        raise SourceError(f"{where}: line {reader.line_num}: malformed CSV: {exc}") from exc
+    return rows
 
 
 class LedgerFileReader(FileDropReader):
