@@ -19,7 +19,7 @@ import io
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import pandas as pd
@@ -106,12 +106,19 @@ class Landed:
 
 
 def batch_id_for(entity: Entity, interval_start: datetime, content_sha256: str) -> str:
-    return f"{entity.source}.{entity.name}.{interval_start:%Y%m%dT%H%M%z}.{content_sha256[:16]}"
+    """Source, entity, interval start (in UTC: the same instant written in another zone is the same
+    interval) and content: identical content read for the same interval is the same batch."""
+    start = interval_start.astimezone(timezone.utc)
+    return f"{entity.source}.{entity.name}.{start:%Y%m%dT%H%M%z}.{content_sha256[:16]}"
 
 
 def land(conn, entity: Entity, spool: Spool, *, interval: tuple[datetime, datetime], query_since: datetime,
          extract_stats: dict[str, Any], dag_run_id: str | None) -> Landed:
-    """Write the spool to raw (unless identical content is already there) and open its audit row."""
+    """Write the spool to raw (unless identical content is already there) and open its audit row.
+
+    Re-landing identical content leaves the batch's status alone: a concurrent run of the same
+    interval may be between its validate and load, and validate sets the status anyway.
+    """
     batch_id = batch_id_for(entity, interval[0], spool.sha256)
     with conn.cursor() as cur:
         lock_entity(cur, entity)
@@ -134,9 +141,8 @@ def land(conn, entity: Entity, spool: Spool, *, interval: tuple[datetime, dateti
                                         received, extract_stats, dag_run_id)
                VALUES (%s, %s, %s, %s, %s, 'landed', %s, %s, %s)
                ON CONFLICT (batch_id) DO UPDATE
-                 SET status = 'landed', loaded = NULL, quarantined = NULL, error = NULL,
-                     finished_at = NULL, extract_stats = EXCLUDED.extract_stats,
-                     dag_run_id = EXCLUDED.dag_run_id, attempts = audit.batch.attempts + 1""",
+                 SET extract_stats = EXCLUDED.extract_stats, dag_run_id = EXCLUDED.dag_run_id,
+                     attempts = audit.batch.attempts + 1""",
             (batch_id, entity.source, entity.name, interval[0], interval[1], spool.count,
              json.dumps(extract_stats), dag_run_id),
         )
@@ -213,6 +219,14 @@ def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
         if row is None or row[0] not in ("validated", "loaded"):
             raise RuntimeError(f"batch {batch_id} is {row[0] if row else 'unknown'}, not validated: run validate first")
         received = row[1]
+        if row[0] == "loaded":
+            cur.execute(sql.SQL("SELECT count(*) FROM {} WHERE batch_id = %s").format(staging), (batch_id,))
+            if cur.fetchone()[0] == 0:
+                # Published already by a concurrent run of the same interval after the same validation.
+                cur.execute("SELECT loaded, quarantined FROM audit.batch WHERE batch_id = %s", (batch_id,))
+                loaded, quarantined = cur.fetchone()
+                return {"received": received, "loaded": loaded, "quarantined": quarantined,
+                        "new_versions": 0, "core_rows_changed": 0}
         cur.execute(
             sql.SQL("""INSERT INTO {versions} ({cols})
                        SELECT {cols} FROM {staging} WHERE batch_id = %s
@@ -256,6 +270,10 @@ def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
                          last_batch_id = EXCLUDED.last_batch_id, updated_at = now()""",
                 (entity.source, entity.name, high_water, batch_id),
             )
+        if new_versions or changed:
+            # A re-validated batch (a replay, or a rerun after a fix) that changed core is new
+            # input for the indicators again, even if an earlier refresh consumed it.
+            cur.execute("DELETE FROM audit.indicator_input WHERE batch_id = %s", (batch_id,))
         cur.execute(sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(staging), (batch_id,))
     return {"received": received, "loaded": loaded, "quarantined": quarantined,
             "new_versions": new_versions, "core_rows_changed": changed}
