@@ -1,4 +1,4 @@
-"""Command line of the platform: ``python -m yhlaw setup | demo | rebuild | indicators | env``."""
+"""Command line of the platform: ``python -m yhlaw setup | demo | rebuild | replay | indicators | bench | env``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,26 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     for name, entity in spec.entities.items():
         result = rebuild(entity, warehouse_url=settings.warehouse_url, hmac_key=settings.secrets["PII_HMAC_KEY"])
         print(f"{args.source}.{name}: rebuilt from {result['batches']} landed batches")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from yhlaw.pipeline import replay
+    from yhlaw.spec import load_spec
+
+    settings = Settings.from_env()
+    spec = load_spec(args.source)
+    run_id = f"cli__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    for name, entity in spec.entities.items():
+        if args.entity and name not in args.entity:
+            continue
+        r = replay(entity, warehouse_url=settings.warehouse_url, hmac_key=settings.secrets["PII_HMAC_KEY"],
+                   reason=args.reason, run_id=run_id)
+        print(f"{args.source}.{name}: {r.get('batches', 0)} batches re-validated, {r.get('released', 0)} records "
+              f"now in core, {r.get('quarantined_after', 0)} still quarantined, "
+              f"{r.get('still_rejected', 0)} batches still rejected (audit.replay run {run_id})")
     return 0
 
 
@@ -81,6 +101,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reliability(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from yhlaw import reliability
+
+    os.environ.pop("WAREHOUSE_ADMIN_URL", None)   # its database is derived from WAREHOUSE_URL
+    settings = reliability.reliability_settings(Settings.from_env(), args.database, args.port)
+    return reliability.run(quick=args.quick, settings=settings, out=Path(args.out) if args.out else None,
+                           sources=args.source)
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
@@ -106,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("rebuild", help="re-derive core from raw for one source (e.g. after rotating the HMAC key)")
     p.add_argument("--source", required=True)
     p.set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("replay", help="re-validate quarantined records and rejected batches after a fix")
+    p.add_argument("--source", required=True)
+    p.add_argument("--entity", action="append", help="only this entity (repeatable)")
+    p.add_argument("--reason", help="only batches with quarantined records of this reason code")
+    p.set_defaults(func=cmd_replay)
     p = sub.add_parser("indicators", help="refresh mart.indicator_values from core (incremental by default)")
     p.add_argument("--full", action="store_true", help="recompute every period of every indicator")
     p.add_argument("--docs", action="store_true", help="regenerate docs/indicators.md from the catalog")
@@ -120,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-large", default="enforcement.case",
                    help="entities to run the slow naive baseline for above the smallest size ('' = all)")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("reliability", help="inject every fault kind into every source; reconcile; write docs/reliability.md")
+    p.add_argument("--quick", action="store_true", help="a source's own fault kinds share one interval (make test)")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--database", default="yuhang_law_reliability", help="its own warehouse database (recreated)")
+    p.add_argument("--port", type=int, default=48801, help="first port of its simulators")
+    p.add_argument("--out", default=None, help="write the report here (make reliability: docs/reliability.md)")
+    p.set_defaults(func=cmd_reliability)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
     args = parser.parse_args(argv)

@@ -123,6 +123,45 @@ def build_ingest_dag(source: str):
     return ingest()
 
 
+def run_replay(**context) -> dict[str, Any]:
+    from yhlaw.pipeline import replay
+
+    params = context["params"]
+    spec = load_spec(params["source"])
+    return {name: replay(entity, warehouse_url=warehouse_url(), hmac_key=hmac_key(),
+                         reason=params.get("reason") or None, run_id=context["run_id"])
+            for name, entity in spec.entities.items() if name in (params.get("entities") or spec.entities)}
+
+
+def build_replay_dag():
+    """``replay_quarantine``: triggered by hand after a fix (a new rule, an added town alias):
+    re-validate the source's quarantined records and rejected batches from raw; what passes now
+    goes to core. Idempotent, so triggering it twice is harmless."""
+    from airflow.sdk import Param, dag, task
+
+    @dag(
+        dag_id="replay_quarantine",
+        schedule=None,
+        start_date=pendulum.datetime(2021, 1, 1, tz="Asia/Shanghai"),
+        catchup=False,
+        max_active_runs=1,
+        params={
+            "source": Param(source_names()[0], enum=source_names(), description="source spec to replay"),
+            "entities": Param([], type="array", description="entity names; empty = every entity of the source"),
+            "reason": Param(None, type=["null", "string"], description="only batches with this quarantine reason"),
+        },
+        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30)},
+        tags=["quarantine", "ops"],
+        doc_md="# 隔离记录重放\n\nAfter fixing a rule or reference data, trigger with "
+               "`{\"source\": \"enforcement\", \"reason\": \"unknown_town\"}`. Each batch is re-validated "
+               "from raw; see `audit.replay`. Command line: `python -m yhlaw replay --source S`.",
+    )
+    def replay_quarantine():
+        task(task_id="replay")(run_replay)()
+
+    return replay_quarantine()
+
+
 def run_reference_load() -> dict[str, int]:
     from yhlaw.reference import load_reference
     from yhlaw.warehouse import transaction

@@ -81,10 +81,13 @@ def _town_resolver(cur) -> TownResolver:
 
 
 def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str,
-             chunk_rows: int = CHUNK_ROWS, runner: SuiteRunner | None = None) -> dict[str, Any]:
+             chunk_rows: int = CHUNK_ROWS, runner: SuiteRunner | None = None,
+             accepted: bool = False) -> dict[str, Any]:
     """Type and check the batch: good rows to staging, bad rows to quarantine with reasons.
 
     Raises BatchRejected (after recording why) when a blocking batch-level check fails.
+    ``accepted``: the batch was loaded before (a replay); batch checks are recorded but no
+    longer block, so a replay never takes back what an earlier load published.
     """
     runner = runner or SuiteRunner.for_suite(entity.suite)
     keyer = PartyKeyer(hmac_key)
@@ -159,7 +162,7 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
         merge_results(results, checks)
         _record_results(cur, batch_id, results.values())
         lap("batch_checks")
-        blocking = [c for c in checks if c.blocking]
+        blocking = [] if accepted else [c for c in checks if c.blocking]
         if blocking:
             rejection = "; ".join(f"{c.reason} ({c.check}): {json.dumps(c.observed, ensure_ascii=False)}"
                                   for c in blocking)
@@ -204,6 +207,58 @@ def load(entity: Entity, batch_id: str, *, warehouse_url: str) -> dict[str, Any]
     return {"batch_id": batch_id, **counts}
 
 
+def replay(entity: Entity, *, warehouse_url: str, hmac_key: str, reason: str | None = None,
+           run_id: str) -> dict[str, Any]:
+    """Re-validate, with today's rules and reference data, every batch of the entity that has
+    quarantined records (only those with ``reason`` if given) or was rejected as a whole and not
+    superseded by a later load of its interval. Records that now pass go to core; the rest stay
+    in quarantine with their (possibly new) reasons. Each batch is recorded in ``audit.replay``.
+
+    Idempotent: validation re-derives the batch from raw, and merging is order-safe (latest
+    update wins, versions are kept once), so a second replay changes nothing in core.
+    """
+    with transaction(warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            """SELECT b.batch_id, b.status, b.quarantined FROM audit.batch b
+               WHERE b.source = %(s)s AND b.entity = %(e)s AND (
+                     (b.status = 'loaded' AND b.quarantined > 0
+                      AND (%(r)s::text IS NULL OR EXISTS (SELECT 1 FROM quarantine.record q
+                                                          WHERE q.batch_id = b.batch_id AND %(r)s = ANY (q.reasons))))
+                  OR (b.status = 'rejected' AND %(r)s::text IS NULL AND NOT EXISTS (
+                        SELECT 1 FROM audit.batch l WHERE l.source = b.source AND l.entity = b.entity
+                          AND l.interval_start = b.interval_start AND l.status = 'loaded'
+                          AND l.landed_at > b.landed_at)))
+               ORDER BY b.landed_at, b.interval_start""",
+            {"s": entity.source, "e": entity.name, "r": reason})
+        batches = cur.fetchall()
+    runner = SuiteRunner.for_suite(entity.suite)
+    totals = Counter(batches=len(batches))
+    for batch_id, status_before, quarantined_before in batches:
+        error = None
+        totals["quarantined_before"] += quarantined_before or 0
+        try:
+            validate(entity, batch_id, warehouse_url=warehouse_url, hmac_key=hmac_key, runner=runner,
+                     accepted=status_before == "loaded")
+            after = load(entity, batch_id, warehouse_url=warehouse_url)
+            status_after, quarantined_after, loaded_after = "loaded", after["quarantined"], after["loaded"]
+            totals["quarantined_after"] += quarantined_after
+            totals["released"] += ((quarantined_before or 0) - quarantined_after if status_before == "loaded"
+                                   else loaded_after)
+            totals["new_versions"] += after["new_versions"]
+        except BatchRejected as exc:
+            status_after, quarantined_after, loaded_after, error = "rejected", None, None, str(exc)
+            totals["still_rejected"] += 1
+        with transaction(warehouse_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                """INSERT INTO audit.replay (run_id, source, entity, batch_id, reason_filter, status_before,
+                                             quarantined_before, status_after, quarantined_after, loaded_after, error)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (run_id, entity.source, entity.name, batch_id, reason, status_before, quarantined_before,
+                 status_after, quarantined_after, loaded_after, error))
+    log.info("replayed %s.%s (reason %s): %s", entity.source, entity.name, reason or "any", dict(totals))
+    return dict(totals)
+
+
 def rebuild(entity: Entity, *, warehouse_url: str, hmac_key: str) -> dict[str, int]:
     """Re-derive core (and quarantine) for one entity from raw: every loaded batch, in landing order.
 
@@ -226,5 +281,5 @@ def rebuild(entity: Entity, *, warehouse_url: str, hmac_key: str) -> dict[str, i
     return {"batches": len(batches)}
 
 
-__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract", "validate", "load", "rebuild",
+__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract", "validate", "load", "replay", "rebuild",
            "META_COLUMNS"]
