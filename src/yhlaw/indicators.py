@@ -383,8 +383,9 @@ def compute_atoms(cur, ind: Indicator, months: list[date], dimension: str | None
         cur.execute(sql.SQL(
             """INSERT INTO mart.indicator_dimension_month_base
                  (indicator_code, dimension, member, month_start, town_code, numerator, denominator)
-               SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d} FROM ({facts}) f""").format(
-            n=n_val, d=d_val, facts=facts), params)
+               SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d} FROM ({facts}) f
+               WHERE town_code IN (SELECT town_code FROM ({towns}) g)""").format(
+            n=n_val, d=d_val, facts=facts, towns=_grid_towns(ind)), params)
 
 
 def _add_months(d: date, n: int) -> date:
