@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pendulum
 import pytest
+from psycopg2 import sql
 
 from conftest import TEST_SIM_BASE_PORT, day, run_day, source_connection_env
 from yhlaw.pipeline import window_for
@@ -414,3 +415,132 @@ def test_ledgers_and_indicators_through_airflow(airflow, warehouse, tmp_path, mo
     with transaction(warehouse) as conn:
         indicators.refresh(conn, full=True, trigger="test: full rebuild")
     assert mart() == incremental
+
+
+def test_quarantined_records_are_replayed_after_a_fix_idempotently(airflow, warehouse, settings):
+    """Records quarantined for an unknown 镇街 spelling load once the reference data learns the
+    spelling: the replay DAG re-validates their batches from raw, the counts still reconcile,
+    a second replay changes nothing, and the next indicator refresh counts them."""
+    from yhlaw import indicators
+    from yhlaw.normalise import get_path
+    from yhlaw.pipeline import replay
+    from yhlaw.runtime import load_dag, run_state
+
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT source, entity, batch_id, seq, record_key, payload FROM quarantine.record
+                       WHERE reasons = '{unknown_town}'""")
+        stuck = cur.fetchall()
+        cur.execute("SELECT town_code FROM core.dim_town WHERE in_district AND town_kind <> '区' "
+                    "ORDER BY town_code LIMIT 1")
+        town = cur.fetchone()[0]
+    assert len({s for s, *_ in stuck}) >= 3, f"the simulators' dirt should have quarantined unknown towns: {stuck}"
+    spellings = set()
+    for source, entity_name, *_, payload in stuck:
+        field = next(f for f in load_spec(source).entities[entity_name].fields if f.type == "town")
+        spellings.add("".join(str(get_path(payload, field.source)).split()))
+
+    def quarantine_state():
+        with transaction(warehouse) as conn, conn.cursor() as cur:
+            cur.execute("SELECT batch_id, seq, reasons FROM quarantine.record ORDER BY 1, 2")
+            rows = cur.fetchall()
+            cur.execute("SELECT count(*) FROM audit.batch WHERE status = 'loaded' AND received <> loaded + quarantined")
+            return rows, cur.fetchone()[0]
+
+    before_q, unreconciled = quarantine_state()
+    assert unreconciled == 0
+    # The fix: the reference data learns the spellings (as a new row in reference/town_aliases.csv would).
+    with transaction(settings.admin_url) as conn, conn.cursor() as cur:
+        cur.executemany("INSERT INTO core.town_alias (alias, town_code, alias_kind) VALUES (%s, %s, 'code12')",
+                        [(s, town) for s in sorted(spellings)])
+
+    replay_dag = load_dag("replay_quarantine")
+    for source in sorted({s for s, *_ in stuck}):
+        assert run_state(replay_dag.test(run_conf={"source": source, "reason": "unknown_town"})) == "success"
+
+    after_q, unreconciled = quarantine_state()
+    released = {(b, s) for _, _, b, s, *_ in stuck}
+    assert unreconciled == 0
+    assert {(b, s) for b, s, _ in after_q} == {(b, s) for b, s, _ in before_q} - released
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        for source, entity_name, batch_id, _, key, payload in stuck:
+            e = load_spec(source).entities[entity_name]
+            cur.execute(f"SELECT town_code FROM core.{e.table}_version WHERE {e.natural_key} = %s AND batch_id = %s",
+                        (key, batch_id))
+            assert cur.fetchall() == [(town,)], f"{source}.{entity_name} {key} was not released into core"
+        cur.execute("SELECT sum(quarantined_before - quarantined_after) FROM audit.replay WHERE reason_filter = 'unknown_town'")
+        assert cur.fetchone()[0] == len(stuck)
+
+    def replay_all(reason):
+        for source in SOURCES:
+            for entity in entities(source):
+                replay(entity, warehouse_url=warehouse, hmac_key=settings.secrets["PII_HMAC_KEY"], reason=reason,
+                       run_id=f"test: {reason}")
+        return core_checksums(warehouse), quarantine_state()
+
+    # The same replay again changes nothing.
+    assert replay_all("unknown_town") == (core_checksums(warehouse), (after_q, 0))
+    # A replay of everything quarantined or rejected (the rejected 2022-03-10 batch was mostly
+    # unknown towns: it loads now) is idempotent too.
+    everything = replay_all(None)
+    assert everything[1][1] == 0
+    assert replay_all(None) == everything
+
+    # The marts count the released records: the incremental refresh equals a full rebuild.
+    def mart():
+        with transaction(warehouse) as conn, conn.cursor() as cur:
+            cur.execute("SELECT indicator_code, grain, period_start, town_code, numerator, denominator "
+                        "FROM mart.indicator_values ORDER BY 1, 2, 3, 4")
+            return cur.fetchall()
+
+    with transaction(warehouse) as conn:
+        assert indicators.refresh(conn, trigger="test: after replay")["new_batches"] > 0
+    incremental = mart()
+    with transaction(warehouse) as conn:
+        indicators.refresh(conn, full=True, trigger="test: full rebuild")
+    assert mart() == incremental
+
+
+def test_no_identifying_value_reaches_what_analysts_and_dashboards_read(warehouse):
+    """Every name, ID number and phone number the sources served (their specs' ``pii`` paths, read
+    from raw as etl) is absent from every text column analyst and dashboard can read; and neither
+    role can read any table of raw, staging, quarantine or audit."""
+    from yhlaw.normalise import get_path
+    from yhlaw.settings import with_user
+
+    def leaves(value):
+        if isinstance(value, dict):      # a party object: its identifying fields, not its type or role
+            for k, v in value.items():
+                if any(w in k.lower() for w in ("name", "idno", "phone", "名称", "号码")):
+                    yield from leaves(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from leaves(v)
+        elif isinstance(value, (str, int)) and len(str(value)) >= 2:
+            yield str(value)
+
+    pii: set[str] = set()
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        for source in SOURCES:
+            paths = load_spec(source).pii
+            cur.execute("SELECT payload FROM raw.record r JOIN raw.batch b USING (batch_id) WHERE b.source = %s",
+                        (source,))
+            for (payload,) in cur.fetchall():
+                for path in paths:
+                    pii.update(leaves(get_path(payload, path) if isinstance(payload, dict) else None))
+    assert len(pii) > 1000, f"the sources served too few identifying values to test with: {len(pii)}"
+    for role, schemas in (("analyst", ("core", "mart")), ("dashboard", ("mart",))):
+        with transaction(with_user(warehouse, role)) as conn, conn.cursor() as cur:
+            cur.execute("""SELECT n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT')
+                           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE c.relkind IN ('r', 'v', 'p') AND n.nspname IN ('raw', 'staging', 'quarantine',
+                                                                                 'audit', 'core', 'mart')""")
+            readable = {(s, t) for s, t, ok in cur.fetchall() if ok}
+            assert {s for s, _ in readable} == set(schemas), f"{role} reads {sorted(readable)}"
+            cur.execute("""SELECT table_schema, table_name, column_name FROM information_schema.columns
+                           WHERE table_schema = ANY(%s) AND data_type IN ('text', 'character varying', 'character')""",
+                        (list(schemas),))
+            for schema, table, column in cur.fetchall():
+                cur.execute(sql.SQL("SELECT {c}::text FROM {t} WHERE {c}::text = ANY(%s) LIMIT 3").format(
+                    c=sql.Identifier(column), t=sql.Identifier(schema, table)), (sorted(pii),))
+                leaked = cur.fetchall()
+                assert not leaked, f"{schema}.{table}.{column} readable by {role} holds identifying values {leaked}"
