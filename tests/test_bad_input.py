@@ -205,6 +205,20 @@ def corruptions(shape: Shape) -> list[Case]:
     if counts:
         case("count_absurd", {"count_out_of_range"}, lambda r: put(r, counts[0], "1000000"))
         case("count_negative", {"count_out_of_range"}, lambda r: put(r, counts[-1], "-1"))
+    # Rules of the entity's own: a code outside a critical code list (e.g. 部门代码), counts that
+    # contradict each other (e.g. 法制审核人员 > 在岗执法人员).
+    by_column = {f.name: f for f in e.fields}
+    for rule in suite_rules(e):
+        kw = rule["kwargs"]
+        if rule.get("severity") != "critical" or kw.get("column", "").startswith("_"):
+            continue
+        if rule["type"] == "expect_column_values_to_be_in_set" and kw["column"] in by_column:
+            f = by_column[kw["column"]]
+            case(f"{f.name}_not_in_code_list", {rule["meta"]["reason"]}, lambda r, f=f: put(r, f, "NOT-A-CODE"))
+        if rule["meta"]["reason"] == "inconsistent_counts":
+            big, small = by_column[kw["column_A"]], by_column[kw["column_B"]]
+            case(f"{small.name}_exceeds_{big.name}", {"inconsistent_counts"},
+                 lambda r, big=big, small=small: put(r, small, str(int(get(r, big)) + 1)))
     # Towns: unknown code, pre-2021 code and name (now 临平区), mojibake name, absent column.
     if shape.town:
         t = shape.town
