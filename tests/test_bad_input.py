@@ -194,6 +194,9 @@ def corruptions(shape: Shape) -> list[Case]:
     case("date_1900", {"impossible_date"}, lambda r: put(r, first, _with_year(get(r, first), 1900)))
     case("date_9999", {"impossible_date", "future_date"}, lambda r: put(r, latest, _with_year(get(r, latest), 9999)))
     case("date_2099", {"impossible_date", "future_date"}, lambda r: put(r, latest, _with_year(get(r, latest), 2099)))
+    if latest is not first:   # out of order: the last stage a day before the first one
+        case("date_before_first_stage", {"impossible_date"},
+             lambda r: put(r, latest, _shift(get(r, first), latest, timedelta(days=-1))))
     case("date_after_update", {"future_date"},
          lambda r: put(r, latest, _shift(get(r, shape.updated_field), latest, timedelta(days=3))))
     # Amounts and counts.
