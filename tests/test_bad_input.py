@@ -488,7 +488,7 @@ class _Sink(Spool):
 HTTP_ENTITIES = [e for e in ENTITIES if load_spec(e.source).transport["kind"] == "http"]
 
 
-def _fake_http(body: bytes, token: bool = True):
+def _fake_http(body: bytes):
     def request(method, url, **kwargs):
         resp = requests.Response()
         resp.status_code, resp.url = 200, url
