@@ -325,8 +325,7 @@ def outcome(request, warehouse) -> Outcome:
         cases = [Case("clean", clean, [LOADED] * len(clean)), *corruptions(shape),
                  Case("exact_duplicate", [copy.deepcopy(clean[0])], [{"duplicate_record"}])]
         # An update time weeks after the batch's interval (window sources only: a file drop's
-        # and a ledger's update time is not the source's to get wrong in that way). Not caught
-        # yet (see the xfail test below), so it is left out of the exact expectations.
+        # and a ledger's update time is not the source's to get wrong in that way).
         if load_spec(entity.source).transport["kind"] in ("http", "sql"):
             rec = shape.record(FUTURE_UPDATE)
             put(rec, shape.updated_field, _shift(get(rec, shape.updated_field), shape.updated_field, timedelta(days=40)))
@@ -354,9 +353,8 @@ def core_rows(url: str, entity: Entity, batch_id: str) -> dict[str, dict]:
 @pytest.mark.parametrize("outcome", ENTITIES, ids=IDS, indirect=True)
 def test_each_corruption_is_quarantined_with_its_precise_reasons(outcome, warehouse):
     got = outcome.quarantined(warehouse)
-    actual = {seq: sorted(reasons) for seq, (label, reasons, _) in got.items() if label != FUTURE_UPDATE}
-    expected = {seq: sorted(x) for seq, x in enumerate(outcome.expected)
-                if x is not None and outcome.labels[seq] != FUTURE_UPDATE}
+    actual = {seq: sorted(reasons) for seq, (label, reasons, _) in got.items()}
+    expected = {seq: sorted(x) for seq, x in enumerate(outcome.expected) if x is not None}
     wrong = {outcome.labels[seq]: {"got": actual.get(seq, "loaded"), "expected": expected.get(seq, "loaded")}
              for seq in sorted(set(actual) | set(expected)) if actual.get(seq) != expected.get(seq)}
     assert not wrong, f"{outcome.shape.entity.source}.{outcome.shape.entity.name}: {wrong}"
@@ -379,9 +377,8 @@ def test_clean_records_and_legitimate_odd_text_load_and_the_batch_reconciles(out
     clean_keys = [f"{get(shape.good, shape.key_field)}-C{i:03d}" for i in range(CLEAN_COPIES)]
     assert set(clean_keys) - set(rows) == set(), "clean records missing from core"
     assert must_load - set(rows) == set(), "legitimate records missing from core"
-    assert set(rows) - set(clean_keys) - must_load - {outcome.keys.get(FUTURE_UPDATE)} == set(), \
-        "corrupted records reached core"
-    n_quarantined = sum(x is not None for label, x in zip(outcome.labels, outcome.expected) if label != FUTURE_UPDATE)
+    assert set(rows) - set(clean_keys) - must_load == set(), "corrupted records reached core"
+    n_quarantined = sum(x is not None for x in outcome.expected)
     with transaction(warehouse) as conn, conn.cursor() as cur:
         cur.execute("SELECT status, received, loaded, quarantined FROM audit.batch WHERE batch_id = %s",
                     (outcome.batch_id,))
@@ -392,8 +389,7 @@ def test_clean_records_and_legitimate_odd_text_load_and_the_batch_reconciles(out
                        WHERE batch_id = %s AND check_name = 'schema_extra_fields'""", (outcome.batch_id,))
         extra_ok, extra_blocking, extra_observed = cur.fetchone()
     assert status == "loaded" and received == raw_n == len(outcome.labels) == loaded + quarantined_n
-    future_caught = FUTURE_UPDATE in {label for label, _, _ in outcome.quarantined(warehouse).values()}
-    assert quarantined_n == n_quarantined + future_caught
+    assert quarantined_n == n_quarantined
     assert loaded == len(rows) and outcome.loaded["loaded"] == loaded and outcome.validated["valid"] == loaded
     assert (extra_ok, extra_blocking, extra_observed["unexpected_fields"]) == (False, False, ["__unexpected"])
 
@@ -418,8 +414,6 @@ def test_clean_records_and_legitimate_odd_text_load_and_the_batch_reconciles(out
 @pytest.mark.parametrize("outcome", [e for e in ENTITIES if load_spec(e.source).transport["kind"] in ("http", "sql")],
                          ids=[i for e, i in zip(ENTITIES, IDS) if load_spec(e.source).transport["kind"] in ("http", "sql")],
                          indirect=True)
-@pytest.mark.xfail(strict=True, reason="pipeline.validate does not yet pass the batch's interval end to "
-                                       "normalise (Context(interval_end=...)); see docs/data-quality.md")
 def test_an_update_time_after_the_batch_interval_is_a_future_date(outcome, warehouse):
     got = {label: reasons for label, reasons, _ in outcome.quarantined(warehouse).values()}
     assert got.get(FUTURE_UPDATE) == frozenset({"future_date"})

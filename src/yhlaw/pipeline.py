@@ -98,12 +98,13 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
     with transaction(warehouse_url) as conn, conn.cursor() as cur:
         loader.lock_entity(cur, entity)
         loader.clear_batch(cur, entity, batch_id)
-        cur.execute("SELECT record_count, interval_start FROM raw.batch WHERE batch_id = %s", (batch_id,))
+        cur.execute("SELECT record_count, interval_start, interval_end FROM raw.batch WHERE batch_id = %s",
+                    (batch_id,))
         row = cur.fetchone()
         if row is None:
             raise RuntimeError(f"no landed batch {batch_id}")
-        received, interval_start = row
-        ctx = Context(_town_resolver(cur), keyer)
+        received, interval_start, interval_end = row
+        ctx = Context(_town_resolver(cur), keyer, interval_end=interval_end)
         quarantined = 0
         timings: Counter[str] = Counter()   # seconds per stage, for the benchmarks
         clock = time.perf_counter()
