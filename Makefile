@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test setup venv lint clean airflow-env bench
+.PHONY: demo test setup venv lint clean airflow-env bench reliability
 
 venv: $(STAMP)
 
@@ -36,6 +36,11 @@ test: venv
 #   make bench BENCH_ARGS="--sizes 100000 --indicator-records 1000000" for a quicker run
 bench: setup
 	$(PY) -m yhlaw bench $(BENCH_ARGS)
+
+# Every source x every fault kind, reconciled record by record, then 3 reruns of every interval
+# (~10 min; its own database and simulators): docs/reliability.md. A --quick run is in `make test`.
+reliability: setup
+	$(PY) -m yhlaw reliability --out docs/reliability.md $(RELIABILITY_ARGS)
 
 # Prints the environment (AIRFLOW_HOME, connections) for running airflow by hand:
 #   eval "$$(make -s airflow-env)" && airflow standalone

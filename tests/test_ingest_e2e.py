@@ -13,57 +13,29 @@ import os
 from collections import Counter
 from datetime import timedelta
 
-import pendulum
 import pytest
 from psycopg2 import sql
 
 from conftest import TEST_SIM_BASE_PORT, day, run_day, source_connection_env
 from yhlaw.pipeline import window_for
+from yhlaw.reliability import ERROR_DIRT, api_name, instant, reconcile_interval, transport_kind, version_stamps
 from yhlaw.spec import load_spec, simulated_sources
 from yhlaw.warehouse import table_checksum, transaction
 
 SOURCES = simulated_sources()
 DAYS = ["2022-03-01", "2022-03-02", "2022-03-03"]
-# The simulators' dirt kinds and the quarantine reasons that must catch them.
-ERROR_DIRT = {
-    "missing_required": {"missing_required_field"},
-    "unknown_town": {"unknown_town"},
-    "pre2021_town": {"town_out_of_district"},
-    "impossible_date": {"impossible_date", "unparseable_value"},
-    "negative_amount": {"amount_out_of_range"},
-}
-# Dirt that is valid data once normalised (or legitimately incomplete records).
-HARMLESS_DIRT = {"town_name", "late_correction", "duplicate", "stages_out_of_order", "incomplete_stages",
-                 "encoding_mixup", "xlsx"}
 
 
 def kind(source: str) -> str:
-    return load_spec(source).transport.get("kind", "http")
+    return transport_kind(source)
 
 
 def stamps(entity) -> tuple[str, str]:
-    """(payload field, core column) that identify a record version the way the truth does:
-    the update time, or for file drops the delivery time of the file."""
-    if kind(entity.source) == "file_drop":
-        return "_delivered_at", "delivered_at"
-    return entity.updated_at, "source_updated_at"
-
-
-def instant(text: str):
-    """A source time stamp as an instant; sources that store local time omit the zone."""
-    return pendulum.parse(text, tz="Asia/Shanghai")
+    return version_stamps(entity)
 
 
 def entities(source: str):
     return load_spec(source).entities.values()
-
-
-def api_name(entity) -> str:
-    """The simulator's name for an entity (its truth endpoint): the API path's last segment,
-    or for a file drop or database the plural the simulator uses."""
-    if kind(entity.source) == "http":
-        return entity.path.rstrip("/").rsplit("/", 1)[-1]
-    return {"case": "cases"}.get(entity.name, entity.name)
 
 
 def core_checksums(url: str, sources=SOURCES) -> dict[str, tuple[int, str]]:
@@ -73,59 +45,13 @@ def core_checksums(url: str, sources=SOURCES) -> dict[str, tuple[int, str]]:
 
 
 def check_against_truth(url: str, sim, entity, start, truth=None) -> dict[str, int]:
-    """Every record version the source served for this run's window is in core or in
-    quarantine with the reason its dirt calls for, and the counts reconcile exactly."""
-    window = window_for(entity.source, start, start + timedelta(days=1))
-    truth = sim.truth(api_name(entity), window.since, window.end) if truth is None else truth
-    payload_stamp, version_stamp = stamps(entity)
-    served = len(truth) + sum("duplicate" in t["dirt"] for t in truth)
-    with transaction(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            """SELECT batch_id, status, received, loaded, quarantined FROM audit.batch
-               WHERE source = %s AND entity = %s AND interval_start = %s
-               ORDER BY landed_at DESC LIMIT 1""", (entity.source, entity.name, window.start))
-        batch_id, status, received, loaded, quarantined = cur.fetchone()
-        assert status == "loaded"
-        assert received == served, f"{entity.name} {start}: landed {received}, simulator served {served}"
-        assert received == loaded + quarantined
-        cur.execute(f"SELECT record_key, payload->>'{payload_stamp}', reasons FROM quarantine.record "
-                    "WHERE batch_id = %s", (batch_id,))
-        quarantined_rows = [(k, instant(ts) if ts else None, r) for k, ts, r in cur.fetchall()]
-        # Records in the overlap with the previous window may have been loaded by that batch.
-        cur.execute(f"SELECT {entity.natural_key}, {version_stamp} FROM core.{entity.table}_version "
-                    f"WHERE {version_stamp} >= %s AND {version_stamp} < %s", (window.since, window.end))
-        versions = set(cur.fetchall())
-    assert len(quarantined_rows) == quarantined
-
-    by_key: dict[tuple, list[set]] = {}
-    for key, updated, reasons in quarantined_rows:
-        by_key.setdefault((key, updated), []).append(set(reasons))
-    assert all("missing_required_field" in r for k, _, r in quarantined_rows if k is None)
-
-    expected_quarantine = 0
-    for t in truth:
-        copies = 2 if "duplicate" in t["dirt"] else 1
-        errors = [d for d in t["dirt"] if d in ERROR_DIRT]
-        unknown = set(t["dirt"]) - set(ERROR_DIRT) - HARMLESS_DIRT
-        assert not unknown, f"the test does not know dirt kinds {unknown}"
-        if t["key"].startswith("<null>"):
-            expected_quarantine += copies
-            continue
-        found = by_key.get((t["key"], instant(t["updatedAt"])), [])
-        if errors:
-            assert len(found) == copies, f"{t} should be quarantined {copies}x, found {found}"
-            for reasons in found:
-                for d in errors:
-                    assert reasons & ERROR_DIRT[d], f"{t}: reasons {reasons} miss {ERROR_DIRT[d]}"
-            expected_quarantine += copies
-        else:
-            assert (t["key"], instant(t["updatedAt"])) in versions, \
-                f"clean record {t} is not in core.{entity.table}_version"
-            if copies == 2:
-                assert found == [{"duplicate_record"}], f"{t}: second copy should be a duplicate_record"
-                expected_quarantine += 1
-    assert quarantined == expected_quarantine
-    return {"served": served, "loaded": loaded, "quarantined": quarantined}
+    """The one oracle (yhlaw.reliability.reconcile_interval): every record version the source
+    served for this run's window is in core, or in quarantine with the reason its dirt calls
+    for; counts reconcile exactly; core holds no version the source did not serve."""
+    r = reconcile_interval(url, sim, entity, start, truth=truth)
+    assert not r.problems, "\n".join(r.problems)
+    assert (r.lost, r.duplicates, r.wrong_reason) == (0, 0, 0)
+    return {"served": r.served, "loaded": r.loaded, "quarantined": r.quarantined}
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -151,6 +77,38 @@ def test_days_load_and_reconcile_with_the_source(source, dags, sims, warehouse):
             cur.execute("SELECT high_water FROM audit.watermark WHERE source = %s AND entity = %s",
                         (source, entity.name))
             assert cur.fetchone()[0] <= day(DAYS[-1]) + timedelta(days=1)
+
+
+def test_the_oracle_counts_a_lost_and_a_duplicated_record(sims, warehouse, settings):
+    """The oracle that the tests and `make reliability` rely on can fail: a version removed from
+    core is counted lost, and the same content landed twice for an interval is counted twice."""
+    entity, sim, start = list(entities("enforcement"))[0], sims["enforcement"], day(DAYS[0])
+    sim.set_clock(start + timedelta(days=1, hours=1))      # the world as that day's run saw it
+    before = core_checksums(warehouse, ["enforcement"])
+    assert reconcile_interval(warehouse, sim, entity, start).problems == []
+    table = f"core.{entity.table}_version"
+    with transaction(settings.admin_url) as conn, conn.cursor() as cur:
+        cur.execute(f"""CREATE TABLE public.oracle_saved AS SELECT * FROM {table}
+                        WHERE source_updated_at >= %s ORDER BY source_updated_at LIMIT 1""", (start,))
+        cur.execute(f"DELETE FROM {table} t USING public.oracle_saved s WHERE t.batch_id = s.batch_id "
+                    f"AND t.{entity.natural_key} = s.{entity.natural_key} AND t.source_updated_at = s.source_updated_at")
+        cur.execute("""INSERT INTO raw.batch (batch_id, source, entity, interval_start, interval_end, query_since,
+                                              record_count, content_sha256)
+                       SELECT batch_id || '.twin', source, entity, interval_start, interval_end, query_since,
+                              record_count, content_sha256
+                       FROM raw.batch WHERE source = 'enforcement' AND entity = %s AND interval_start = %s""",
+                    (entity.name, start))
+    try:
+        r = reconcile_interval(warehouse, sim, entity, start)
+        assert r.lost == 1
+        assert r.duplicates == r.received > 0
+    finally:
+        with transaction(settings.admin_url) as conn, conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {table} SELECT * FROM public.oracle_saved")
+            cur.execute("DROP TABLE public.oracle_saved")
+            cur.execute("DELETE FROM raw.batch WHERE batch_id LIKE '%.twin'")
+    assert core_checksums(warehouse, ["enforcement"]) == before
+    assert reconcile_interval(warehouse, sim, entity, start).problems == []
 
 
 def test_the_same_party_has_the_same_key_in_every_source(warehouse):
@@ -536,8 +494,14 @@ def test_no_identifying_value_reaches_what_analysts_and_dashboards_read(warehous
                                                                                  'audit', 'core', 'mart')""")
             readable = {(s, t) for s, t, ok in cur.fetchall() if ok}
             assert {s for s, _ in readable} == set(schemas), f"{role} reads {sorted(readable)}"
-            cur.execute("""SELECT table_schema, table_name, column_name FROM information_schema.columns
-                           WHERE table_schema = ANY(%s) AND data_type IN ('text', 'character varying', 'character')""",
+            # Source-derived tables (core tables with a batch, every mart table); the reference
+            # tables (镇街 names and aliases, departments) are public and come from the repository.
+            cur.execute("""SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c
+                           WHERE c.table_schema = ANY(%s)
+                             AND c.data_type IN ('text', 'character varying', 'character')
+                             AND (c.table_schema = 'mart' OR EXISTS (
+                                   SELECT 1 FROM information_schema.columns b WHERE b.table_schema = c.table_schema
+                                     AND b.table_name = c.table_name AND b.column_name = 'batch_id'))""",
                         (list(schemas),))
             for schema, table, column in cur.fetchall():
                 cur.execute(sql.SQL("SELECT {c}::text FROM {t} WHERE {c}::text = ANY(%s) LIMIT 3").format(
