@@ -16,11 +16,18 @@ How values are computed
 Incremental refresh
   A batch loaded since the last refresh (``audit.batch`` minus ``audit.indicator_input``)
   touches the months its records fall in now *and* fell in before (through the ``*_version``
-  tables, so a correction that moves a case from March to April recomputes both). Only those
-  months, and the quarters and years that contain them, are recomputed. A changed definition
+  tables, so a correction that moves a case from March to April touches both). For counts and
+  sums over records placed in a month (``delta_eligible``) the atoms of those months are
+  maintained: what the changed records contribute now (``core``) is added and what they
+  contributed before (their latest version from any other batch) is taken away, so a day's
+  refresh costs in proportion to the records it changed. Other indicators (snapshots, stocks)
+  and months without atoms yet are recomputed whole, as are the months of a batch merged again
+  after the marts consumed it (a replay, a rebuild: ``audit.indicator_recheck``). Merges hold
+  ``MARTS_LOCK`` shared and a refresh holds it exclusively, so a refresh sees one state.
+  The quarters and years containing a touched month are rolled up again. A changed definition
   (spec hash) or reference input (population, departments) recomputes that indicator in full.
-  ``refresh(full=True)`` recomputes everything and must give the same table; a test holds it to
-  that. Changed published values are kept in ``mart.indicator_value_revision`` with the reason.
+  ``refresh(full=True)`` recomputes everything and must give the same table; tests hold both
+  paths to that. Changed published values are kept in ``mart.indicator_value_revision``.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from psycopg2 import sql
 
 from yhlaw.settings import PROJECT_ROOT
 from yhlaw.spec import load_spec, source_names
+from yhlaw.warehouse import MARTS_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +54,7 @@ CATALOG_DIR = PROJECT_ROOT / "indicators"
 DISTRICT_CODE = "330110000000"
 TZ = "Asia/Shanghai"
 GRAINS = ("month", "quarter", "year")
-LOCK_KEY = 4_711_004  # pg_advisory_xact_lock: one refresh at a time
+LOCK_KEY = MARTS_LOCK  # exclusive: one refresh at a time, and no merge into core meanwhile
 
 
 class CatalogError(ValueError):
@@ -179,9 +187,9 @@ def catalog(directory: Path = CATALOG_DIR) -> tuple[Indicator, ...]:
     return tuple(out)
 
 
-def spec_tables() -> dict[tuple[str, str], tuple[str, str]]:
-    """(source, entity) -> (core.<table>, its natural key), from the source specs."""
-    return {(s, e.name): (f"core.{e.table}", e.natural_key)
+def spec_tables() -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(source, entity) -> (core.<table>, its natural key, its update-time column), from the specs."""
+    return {(s, e.name): (f"core.{e.table}", e.natural_key, e.updated_column)
             for s in source_names() for e in load_spec(s).entities.values()}
 
 
@@ -274,9 +282,10 @@ UNFILLED = "(未填)"
 
 
 def _measure_query(cur, m: Measure, filters: list[tuple[str, str]], months_param: str,
-                   member: str | None = None) -> sql.Composable:
+                   member: str | None = None, relation: sql.Composable | None = None) -> sql.Composable:
     """SELECT town_code, month_start, [member,] <one column per filter> for the given months;
-    ``member`` names a column of the measure's table to break the aggregates down by."""
+    ``member`` names a column of the measure's table to break the aggregates down by;
+    ``relation`` replaces the table by a query over it (same columns, e.g. some records only)."""
     aggs = sql.SQL(", ").join(
         sql.SQL("{v} FILTER (WHERE {w})").format(v=sql.SQL(value), w=sql.SQL(where)) for value, where in filters)
     town = sql.SQL("({})::char(12)").format(sql.SQL(m.town))
@@ -287,6 +296,8 @@ def _measure_query(cur, m: Measure, filters: list[tuple[str, str]], months_param
         member_col = sql.SQL("coalesce(({})::text, {}) AS member, ").format(sql.Identifier(member),
                                                                           sql.Literal(UNFILLED))
         group = sql.SQL("1, 2, 3")
+    table = _ident(m.table) if relation is None else sql.SQL("({}) AS {}").format(
+        relation, sql.Identifier(m.table.split(".")[1]))
     if m.period:
         month = _local_month(cur, m.table, m.period)
         return sql.SQL(
@@ -294,7 +305,7 @@ def _measure_query(cur, m: Measure, filters: list[tuple[str, str]], months_param
                FROM {table} {join}
                WHERE {col} >= {lo} AND {col} < {hi} AND {month} = ANY({months})
                GROUP BY {group}""").format(
-            town=town, month=month, member=member_col, aggs=aggs, table=_ident(m.table), join=sql.SQL(m.join),
+            town=town, month=month, member=member_col, aggs=aggs, table=table, join=sql.SQL(m.join),
             col=sql.Identifier(m.period), lo=_bound(cur, m.table, m.period, "lo"),
             hi=_bound(cur, m.table, m.period, "hi"), months=sql.Placeholder(months_param), group=group)
     start, end = m.active
@@ -342,23 +353,25 @@ def compute_atoms(cur, ind: Indicator, months: list[date], dimension: str | None
               "dim": dimension}
     num, den = ind.numerator, ind.denominator
     member = sql.SQL("") if dimension is None else sql.SQL("member, ")
+    # A breakdown combination exists while it has records: their count is kept with it.
+    rec, r = ([("count(*)", "true")], sql.SQL(", r")) if dimension else ([], sql.SQL(""))
     if den is not None and not den.population and den.key() == num.key():
-        facts = sql.SQL("SELECT * FROM ({q}) nd (town_code, month_start, {m}n, d)").format(
-            q=_measure_query(cur, num, [(num.value, num.where), (den.value, den.where)], "months", dimension),
-            m=member)
+        facts = sql.SQL("SELECT * FROM ({q}) nd (town_code, month_start, {m}n, d{r})").format(
+            q=_measure_query(cur, num, [(num.value, num.where), (den.value, den.where), *rec], "months", dimension),
+            m=member, r=r)
     else:
-        n_q = _measure_query(cur, num, [(num.value, num.where)], "months", dimension)
+        n_q = _measure_query(cur, num, [(num.value, num.where), *rec], "months", dimension)
         if den is None:
-            facts = sql.SQL("SELECT *, NULL::numeric AS d FROM ({q}) n_raw (town_code, month_start, {m}n)").format(
-                q=n_q, m=member)
+            facts = sql.SQL("SELECT *, NULL::numeric AS d FROM ({q}) n_raw (town_code, month_start, {m}n{r})").format(
+                q=n_q, m=member, r=r)
         else:
             d_q = _population_query(ind) if den.population else _measure_query(
                 cur, den, [(den.value, den.where)], "months")
             # Totals keep a town-month that has only a denominator; breakdowns need a member.
             join = sql.SQL("FULL JOIN") if dimension is None else sql.SQL("LEFT JOIN")
-            facts = sql.SQL("""SELECT * FROM ({n_q}) n_raw (town_code, month_start, {m}n)
+            facts = sql.SQL("""SELECT * FROM ({n_q}) n_raw (town_code, month_start, {m}n{r})
                                {join} ({d_q}) d_raw (town_code, month_start, d) USING (town_code, month_start)""").format(
-                n_q=n_q, m=member, join=join, d_q=d_q)
+                n_q=n_q, m=member, r=r, join=join, d_q=d_q)
     if ind.rollup == "snapshot" and num.period:
         # A ledger snapshot: no row for a month = not reported (NULL), not zero staff. (A stock
         # such as active listings is different: none active is a real 0.)
@@ -382,10 +395,128 @@ def compute_atoms(cur, ind: Indicator, months: list[date], dimension: str | None
                          AND month_start = ANY(%(months)s::date[])""", params)
         cur.execute(sql.SQL(
             """INSERT INTO mart.indicator_dimension_month_base
-                 (indicator_code, dimension, member, month_start, town_code, numerator, denominator)
-               SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d} FROM ({facts}) f
+                 (indicator_code, dimension, member, month_start, town_code, numerator, denominator, records)
+               SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d}, r FROM ({facts}) f
                WHERE town_code IN (SELECT town_code FROM ({towns}) g)""").format(
             n=n_val, d=d_val, facts=facts, towns=_grid_towns(ind)), params)
+
+
+# --------------------------------------------------------------------------------------------
+# Delta maintenance: what the changed records contribute now, minus what they contributed
+
+
+def delta_eligible(ind: Indicator) -> bool:
+    """Atoms that are sums over records placed in a month (counts, sums): a record's
+    contribution can be taken out and put back. Snapshots, stocks (active at month end) and
+    distinct counts are recomputed by month instead."""
+    return ind.rollup == "sum" and all(m.period and "distinct" not in m.value.lower() for m in ind.measures)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The records of each core table that the new batches changed: their state now (core) and
+    their state before those batches (the latest version from any other batch)."""
+
+    batches: dict[str, list[str]]            # core table -> new batch ids
+    tables: dict[str, tuple[str, str]]       # core table -> (natural key, update-time column)
+
+    def param(self, table: str) -> str:
+        return "batches_" + table.split(".")[1]
+
+    def params(self) -> dict[str, list[str]]:
+        return {self.param(t): b for t, b in self.batches.items()}
+
+    def _keys(self, table: str) -> sql.Composable:
+        key, _ = self.tables[table]
+        return sql.SQL("{k} IN (SELECT {k} FROM {vt} WHERE batch_id = ANY({b}))").format(
+            k=sql.Identifier(key), vt=_ident(f"{table}_version"), b=sql.Placeholder(self.param(table)))
+
+    def now(self, table: str) -> sql.Composable:
+        return sql.SQL("SELECT * FROM {t} WHERE {keys}").format(t=_ident(table), keys=self._keys(table))
+
+    def before(self, table: str) -> sql.Composable:
+        key, updated = self.tables[table]
+        return sql.SQL("""SELECT DISTINCT ON ({k}) * FROM {vt} WHERE {keys} AND batch_id <> ALL({b})
+                          ORDER BY {k}, {u} DESC""").format(
+            k=sql.Identifier(key), vt=_ident(f"{table}_version"), keys=self._keys(table),
+            b=sql.Placeholder(self.param(table)), u=sql.Identifier(updated))
+
+
+def _measure_delta(cur, m: Measure, filters: list[tuple[str, str]], dimension: str | None,
+                   changes: Changes) -> sql.Composable:
+    """(town_code, month_start, [member,] c0, c1, ...): per filter, the changed records'
+    aggregate now minus before, for the months in %(months)s."""
+    cols = [f"c{i}" for i in range(len(filters))]
+    names = sql.SQL(", ").join(map(sql.Identifier, ["town_code", "month_start",
+                                                    *([] if dimension is None else ["member"]), *cols]))
+    keys = sql.SQL("town_code, month_start") + (sql.SQL("") if dimension is None else sql.SQL(", member"))
+    now = _measure_query(cur, m, filters, "months", dimension, changes.now(m.table))
+    before = _measure_query(cur, m, filters, "months", dimension, changes.before(m.table))
+    return sql.SQL(
+        """SELECT {keys}, {sums} FROM (
+               SELECT * FROM ({now}) a ({names})
+               UNION ALL
+               SELECT {keys}, {negs} FROM ({before}) b ({names})) x
+           GROUP BY {keys}""").format(
+        keys=keys, names=names, now=now, before=before,
+        sums=sql.SQL(", ").join(sql.SQL("sum({c}) AS {c}").format(c=sql.Identifier(c)) for c in cols),
+        negs=sql.SQL(", ").join(sql.SQL("-{c}").format(c=sql.Identifier(c)) for c in cols))
+
+
+def apply_delta(cur, ind: Indicator, months: list[date], changes: Changes, dimension: str | None = None) -> None:
+    """Add to the atoms of ``months`` what the changed records contribute now and take away what
+    they contributed before (see ``delta_eligible``). Totals first: a breakdown whose
+    denominator is the town's total copies it from them."""
+    if not months:
+        return
+    months = sorted(months)
+    params = {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
+              "dim": dimension, **changes.params()}
+    num, den = ind.numerator, ind.denominator
+    same = den is not None and not den.population and den.key() == num.key()
+    rec = [("count(*)", "true")] if dimension else []
+    n_q = _measure_delta(cur, num, [(num.value, num.where), *([(den.value, den.where)] if same else []), *rec],
+                         dimension, changes)
+    d_q = (_measure_delta(cur, den, [(den.value, den.where)], None, changes)
+           if den is not None and not den.population and not same and den.table in changes.batches else None)
+    towns = _grid_towns(ind)
+    if dimension is None:
+        d_set = sql.SQL(", denominator = b.denominator + x.c1") if same else sql.SQL("")
+        if num.table in changes.batches:
+            cur.execute(sql.SQL(
+                """UPDATE mart.indicator_month_base b SET numerator = b.numerator + x.c0{d_set}
+                   FROM ({q}) x WHERE b.indicator_code = %(code)s AND b.town_code = x.town_code
+                     AND b.month_start = x.month_start""").format(d_set=d_set, q=n_q), params)
+        if d_q is not None:
+            cur.execute(sql.SQL(
+                """UPDATE mart.indicator_month_base b SET denominator = b.denominator + x.c0
+                   FROM ({q}) x WHERE b.indicator_code = %(code)s AND b.town_code = x.town_code
+                     AND b.month_start = x.month_start""").format(q=d_q), params)
+        return
+    if num.table in changes.batches:
+        d_new = sql.SQL("x.c1") if same else sql.SQL("NULL")
+        records = sql.SQL("x.c2") if same else sql.SQL("x.c1")
+        d_upd = sql.SQL("b.denominator + EXCLUDED.denominator") if same else sql.SQL("b.denominator")
+        cur.execute(sql.SQL(
+            """INSERT INTO mart.indicator_dimension_month_base AS b
+                 (indicator_code, dimension, member, month_start, town_code, numerator, denominator, records)
+               SELECT %(code)s, %(dim)s, x.member, x.month_start, x.town_code, x.c0, {d_new}, {records}
+               FROM ({q}) x WHERE x.town_code IN (SELECT town_code FROM ({towns}) g)
+               ON CONFLICT (indicator_code, dimension, member, month_start, town_code) DO UPDATE
+                 SET numerator = b.numerator + EXCLUDED.numerator, denominator = {d_upd},
+                     records = b.records + EXCLUDED.records""").format(
+            d_new=d_new, records=records, q=n_q, towns=towns, d_upd=d_upd), params)
+        cur.execute("""DELETE FROM mart.indicator_dimension_month_base
+                       WHERE indicator_code = %(code)s AND dimension = %(dim)s
+                         AND month_start = ANY(%(months)s::date[]) AND records = 0""", params)
+    if den is not None and not same:
+        # The denominator of a share of the whole is the town's total for the month.
+        cur.execute("""UPDATE mart.indicator_dimension_month_base b SET denominator = t.denominator
+                       FROM mart.indicator_month_base t
+                       WHERE b.indicator_code = %(code)s AND b.dimension = %(dim)s
+                         AND b.month_start = ANY(%(months)s::date[]) AND t.indicator_code = b.indicator_code
+                         AND t.month_start = b.month_start AND t.town_code = b.town_code
+                         AND b.denominator IS DISTINCT FROM t.denominator""", params)
 
 
 def _add_months(d: date, n: int) -> date:
@@ -606,7 +737,7 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
     """Bring the marts up to date with core. Incremental unless ``full``. Caller commits."""
     indicators = indicators if indicators is not None else catalog()
     tables = spec_tables()
-    keys = dict(tables.values())
+    keys = {t: k for t, k, _ in tables.values()}
     _COLUMN_TYPES.clear()
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -621,6 +752,18 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
         by_table: dict[str, list[tuple[str, Any]]] = {}
         for batch_id, source, entity, start in new:
             by_table.setdefault(tables.get((source, entity), ("?",))[0], []).append((batch_id, start))
+        # Batches consumed before and merged again with changes since: recomputed by month.
+        cur.execute("""SELECT r.batch_id, b.source, b.entity, b.interval_start FROM audit.indicator_recheck r
+                       JOIN audit.batch b USING (batch_id)""")
+        recheck = cur.fetchall()
+        recheck_by_table: dict[str, list[tuple[str, Any]]] = {}
+        for batch_id, source, entity, start in recheck:
+            recheck_by_table.setdefault(tables.get((source, entity), ("?",))[0], []).append((batch_id, start))
+        changes = Changes({t: [b for b, _ in bs] for t, bs in by_table.items()},
+                          {t: (k, u) for t, k, u in tables.values()})
+        # Breakdown atoms from before they kept their record counts are recomputed once.
+        cur.execute("SELECT DISTINCT indicator_code FROM mart.indicator_dimension_month_base WHERE records IS NULL")
+        uncounted = {r[0] for r in cur.fetchall()}
         ref_tables = {t for i in indicators for t in i.references}
         checksums = _reference_checksums(cur, ref_tables)
         cur.execute("SELECT input, checksum FROM audit.indicator_reference_state")
@@ -635,24 +778,38 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
         cur.execute("""CREATE TEMP TABLE _ivd_periods (indicator_code text, dimension text, grain text,
                        period_start date, PRIMARY KEY (indicator_code, dimension, grain, period_start)) ON COMMIT DROP""")
         touched_log: dict[str, list[str]] = {}
+        delta_log: dict[str, int] = {}
         reasons: dict[str, tuple[str, str, date | None]] = {}
         for ind in indicators:
             redefined = previous_hash.get(ind.code) not in (None, ind.spec_hash)
             all_months = full or previous_hash.get(ind.code) is None or redefined or bool(
-                changed_refs & set(ind.references))
-            months: set[date] = set()
+                changed_refs & set(ind.references)) or ind.code in uncounted
+            months: set[date] = set()           # recomputed whole
+            delta: set[date] = set()            # maintained by the changed records' contributions
             horizon = None
             feeding: list[str] = []
+            eligible = delta_eligible(ind)
             for m in ind.measures:
                 if all_months:
                     months |= _touched_months(cur, m, keys.get(m.table), None)
-                else:
-                    batches = by_table.get(m.table, [])
-                    months |= _touched_months(cur, m, keys.get(m.table), [b for b, _ in batches])
-                    if batches:
-                        feeding.append(f"{m.table}: {len(batches)} batch(es)")
-                        first = min(s for _, s in batches).astimezone(_tz()).date()
-                        horizon = first if horizon is None else min(horizon, first)
+                    continue
+                batches = by_table.get(m.table, [])
+                touched = _touched_months(cur, m, keys.get(m.table), [b for b, _ in batches])
+                (delta if eligible else months).update(touched)
+                again = recheck_by_table.get(m.table, [])
+                months |= _touched_months(cur, m, keys.get(m.table), [b for b, _ in again])
+                if batches or again:
+                    feeding.append(f"{m.table}: {len(batches) + len(again)} batch(es)")
+                    first = min(s for _, s in batches + again).astimezone(_tz()).date()
+                    horizon = first if horizon is None else min(horizon, first)
+            if delta:
+                # A month without atoms yet (a new month) is computed whole.
+                cur.execute("""SELECT DISTINCT month_start FROM mart.indicator_month_base
+                               WHERE indicator_code = %s AND month_start = ANY(%s::date[])""",
+                            (ind.code, sorted(delta)))
+                existing = {r[0] for r in cur.fetchall()}
+                months |= delta - existing
+                delta = existing - months
             if all_months:
                 cur.execute("SELECT DISTINCT month_start FROM mart.indicator_month_base WHERE indicator_code = %s",
                             (ind.code,))
@@ -661,16 +818,19 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
                 for table in ("mart.indicator_dimension_month_base", "mart.indicator_values_by_dimension"):
                     cur.execute(sql.SQL("DELETE FROM {} WHERE indicator_code = %s AND dimension <> ALL(%s)").format(
                         _ident(table)), (ind.code, breakdown_dimensions(ind)))
-            if not months:
+            if not months and not delta:
                 continue
-            months_sorted = sorted(months)
-            compute_atoms(cur, ind, months_sorted)
+            months_sorted = sorted(months | delta)
+            compute_atoms(cur, ind, sorted(months))
+            apply_delta(cur, ind, sorted(delta), changes)
             rollup_values(cur, ind, months_sorted)
             for dimension in breakdown_dimensions(ind):
-                compute_atoms(cur, ind, months_sorted, dimension)
+                compute_atoms(cur, ind, sorted(months), dimension)
+                apply_delta(cur, ind, sorted(delta), changes, dimension)
                 rollup_values(cur, ind, months_sorted, dimension)
                 _record_breakdown_periods(cur, ind, dimension, months_sorted)
             touched_log[ind.code] = [m.isoformat()[:7] for m in months_sorted]
+            delta_log[ind.code] = len(delta)
             if redefined:
                 reasons[ind.code] = ("definition_change", f"definition changed ({ind.spec_file} {ind.spec_hash})", None)
             elif all_months and not full and previous_hash.get(ind.code) is not None:
@@ -691,13 +851,16 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
         if new:
             cur.execute("INSERT INTO audit.indicator_input (batch_id, refresh_id) SELECT unnest(%s::text[]), %s",
                         ([b for b, *_ in new], refresh_id))
+        if recheck:
+            cur.execute("DELETE FROM audit.indicator_recheck WHERE batch_id = ANY(%s)", ([b for b, *_ in recheck],))
         cur.execute("""UPDATE audit.indicator_refresh SET finished_at = clock_timestamp(), new_batches = %s,
                          touched = %s, rows_written = %s, rows_revised = %s WHERE refresh_id = %s""",
                     (len(new), json.dumps(touched_log), written, revised, refresh_id))
     log.info("indicator refresh %d (%s): %d new batches, %d indicators recomputed, %d rows written, %d revised",
              refresh_id, "full" if full else "incremental", len(new), len(touched_log), written, revised)
     return {"refresh_id": refresh_id, "new_batches": len(new), "indicators": len(touched_log),
-            "months": sum(len(v) for v in touched_log.values()), "rows_written": written, "rows_revised": revised,
+            "months": sum(len(v) for v in touched_log.values()), "delta_months": sum(delta_log.values()),
+            "rows_written": written, "rows_revised": revised,
             "breakdown_rows_written": written_breakdowns}
 
 

@@ -28,6 +28,7 @@ from psycopg2 import sql
 from yhlaw.extract import PageSink
 from yhlaw.normalise import datetime_text
 from yhlaw.spec import META_COLUMNS, Entity
+from yhlaw.warehouse import MARTS_LOCK
 
 csv.field_size_limit(1 << 30)
 
@@ -214,6 +215,7 @@ def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
     staging = staging_table(entity)
     with conn.cursor() as cur:
         lock_entity(cur, entity)
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MARTS_LOCK,))
         cur.execute("SELECT status, received FROM audit.batch WHERE batch_id = %s FOR UPDATE", (batch_id,))
         row = cur.fetchone()
         if row is None or row[0] not in ("validated", "loaded"):
@@ -271,9 +273,11 @@ def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
                 (entity.source, entity.name, high_water, batch_id),
             )
         if new_versions or changed:
-            # A re-validated batch (a replay, or a rerun after a fix) that changed core is new
-            # input for the indicators again, even if an earlier refresh consumed it.
-            cur.execute("DELETE FROM audit.indicator_input WHERE batch_id = %s", (batch_id,))
+            # A batch the indicators consumed already, merged again with changes (a replay, a
+            # rebuild): its months are recomputed by the next refresh.
+            cur.execute("""INSERT INTO audit.indicator_recheck (batch_id)
+                           SELECT batch_id FROM audit.indicator_input WHERE batch_id = %s
+                           ON CONFLICT (batch_id) DO UPDATE SET merged_at = now()""", (batch_id,))
         cur.execute(sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(staging), (batch_id,))
     return {"received": received, "loaded": loaded, "quarantined": quarantined,
             "new_versions": new_versions, "core_rows_changed": changed}

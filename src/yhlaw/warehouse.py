@@ -19,6 +19,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+# Advisory lock between publishing into core and refreshing the marts: a merge holds it shared,
+# an indicator refresh exclusively, so a refresh sees core and the batch list in one state.
+MARTS_LOCK = 4_711_004
+
 from yhlaw.settings import PROJECT_ROOT, with_database
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
