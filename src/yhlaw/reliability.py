@@ -510,17 +510,23 @@ class Runner:
         """The simulator injects the fault(s); set before its clock moves, since moving the clock
         is when a file drop delivers."""
         sim = self.sims[sc.source]
+        mixed = sc.fault == "source_faults"
         faults = ({k: p for k, p in source_faults(sc.source).items() if k not in WORLD_FAULTS}
-                  if sc.fault == "source_faults" else {sc.fault: max(source_faults(sc.source)[sc.fault], 0.25)})
+                  if mixed else {sc.fault: max(source_faults(sc.source)[sc.fault], 0.3)})
         sim.admin("POST", "/_sim/stats/reset")
         sim.set_faults(faults)
         try:
             self.set_clock(sc)
-            for _ in range(3 if sc.fault == "source_faults" else 1):   # every kind gets its chance
+            # The simulator draws its faults from a seeded sequence: a short interval may see
+            # none of them, so the interval is read again (same content) until the kind fired.
+            for _ in range(3 if mixed else 5):
                 self.dag_run(sc)
+                fired = {k: n for k, n in sim.admin("GET", "/_sim/stats")["faults"].items() if n}
+                if not mixed and fired.get(sc.fault):
+                    break
         finally:
             sim.set_faults({})
-        sc.injected.update({k: n for k, n in sim.admin("GET", "/_sim/stats")["faults"].items() if n})
+        sc.injected.update(fired)
         self._until_loaded(sc)
 
     def _until_loaded(self, sc: Scenario) -> None:
