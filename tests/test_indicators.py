@@ -422,6 +422,9 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
     c2 = next(r for r in court_cases() if r["case_no"] == "C2")
     deliveries.deliver("enforcement", "case", [dict(e2, fully_online=True)], t("2022-03-05 00:00"))
     deliveries.deliver("courts", "case", [dict(c2, filed_on=d("2022-02-10"))], t("2022-03-05 00:00"))
+    # And D1 was in fact removed from the 失信 list on Jan 20 (a stock: Jan and Feb change).
+    d1 = next(r for r in dishonest() if r["listing_no"] == "D1")
+    deliveries.deliver("courts", "dishonest", [dict(d1, removed_on=d("2022-01-20"))], t("2022-03-05 00:00"))
     with transaction(url) as conn:
         result = ind.refresh(conn, trigger="test correction")
     after = values(url)
@@ -432,15 +435,20 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
     assert v(after, "court_online_filing_rate", "month", JAN, A) == approx(2, 2, 100)
     assert v(after, "court_online_filing_rate", "month", FEB, A) == approx(0, 1, 0)
     assert v(after, "court_e_payment_order_rate", "month", FEB, A) == approx(1, 1, 100)
+    assert v(after, "gov_dishonest_per_10k", "month", DEC21, A) == v(before, "gov_dishonest_per_10k", "month", DEC21, A)
+    assert v(after, "gov_dishonest_per_10k", "month", JAN, A) == approx(1, pop(2022, A), 10000 / pop(2022, A))
+    assert v(after, "gov_dishonest_per_10k", "month", FEB, A) == approx(0, pop(2022, A), 0)
     # Only the touched indicators and months were recomputed.
     with transaction(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT touched FROM audit.indicator_refresh WHERE refresh_id = %s", (result["refresh_id"],))
         touched = cur.fetchone()[0]
         assert touched["enf_online_handling_rate"] == ["2022-01"]
         assert touched["court_online_filing_rate"] == ["2022-01", "2022-02"]
-        # ... by their records' contributions (delta maintenance), not by recomputing the months:
-        # every touched indicator here is a count over records placed in a month.
-        assert result["delta_months"] == result["months"] > 0
+        # A stock recomputes only the months in which the record's membership changed.
+        assert touched["gov_dishonest_per_10k"] == ["2022-01", "2022-02"]
+        # The flows by their records' contributions (delta maintenance), not by recomputing months.
+        stock_months = len(touched["gov_dishonest_per_10k"])
+        assert result["delta_months"] == result["months"] - stock_months > 0
         assert "gov_petition_volume" not in touched and "ls_one_visit_rate" not in touched
         # The old published values are kept, with when and why.
         cur.execute("""SELECT old_value, new_value, revision_kind, reason, published_at < revised_at
@@ -455,10 +463,11 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
                          AND indicator_code NOT IN ('enf_online_handling_rate', 'court_online_filing_rate',
                            'court_e_payment_order_rate', 'court_e_dossier_rate', 'court_remote_hearing_rate',
                            'court_mobile_micro_court_share', 'gov_litigation_per_10k',
-                           'gov_prelitigation_mediation_share')""", (result["refresh_id"],))
+                           'gov_prelitigation_mediation_share', 'gov_dishonest_per_10k')""", (result["refresh_id"],))
         assert cur.fetchone()[0] == 0
     changed = {k for k in after if after[k] != before.get(k)}
-    assert changed and all(k[0].startswith(("enf_online", "court_", "gov_litigation", "gov_prelitigation"))
+    assert changed and all(k[0].startswith(("enf_online", "court_", "gov_litigation", "gov_prelitigation",
+                                            "gov_dishonest"))
                            for k in changed), sorted(changed)[:5]
 
     # Nothing new: a refresh writes nothing.
@@ -482,10 +491,11 @@ def test_dashboard_views_and_roles(world):
                        FROM mart.indicator_latest
                        WHERE indicator_code = 'gov_dishonest_per_10k' AND grain = 'month' AND town_code = %s""", (A,))
         period, value, prev, change, last_year, target = cur.fetchone()
-        # Latest month on file is February: 1 listing; January had 2; no February 2021.
+        # Latest month on file is February: no listing left in A once D1's removal on Jan 20 was
+        # corrected in (see the correction test); January had 1 (D2); no February 2021.
         assert period == FEB
-        assert float(value) == pytest.approx(1 / pop(2022, A) * 10000, abs=1e-4)
-        assert float(prev) == pytest.approx(2 / pop(2022, A) * 10000, abs=1e-4)
+        assert float(value) == 0
+        assert float(prev) == pytest.approx(1 / pop(2022, A) * 10000, abs=1e-4)
         assert float(change) == pytest.approx(float(value) - float(prev), abs=1e-9)
         assert last_year is None and target is None
         cur.execute("""SELECT value, last_year_value FROM mart.indicator_latest

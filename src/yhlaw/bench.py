@@ -522,9 +522,19 @@ def run(*, sizes: list[int], naive_sizes: list[int], indicator_records: int, dem
     report["demo"] = demo_overhead(demo_days) if demo_days else None
     report["wall"] = time.monotonic() - t0
     if out is not None:
-        out.write_text(render(report), encoding="utf-8")
+        out.write_text(render(report) + hand_written(out), encoding="utf-8")
         log(f"wrote {out}")
     return report
+
+
+HAND_WRITTEN = "## 7. "
+
+
+def hand_written(out: Path) -> str:
+    """The report's hand-written section (profiles, before/after), kept when it is regenerated."""
+    text = out.read_text(encoding="utf-8") if out.exists() else ""
+    i = text.find("\n" + HAND_WRITTEN)
+    return "\n" + text[i + 1:] if i >= 0 else ""
 
 
 def machine() -> dict[str, Any]:

@@ -187,9 +187,9 @@ def catalog(directory: Path = CATALOG_DIR) -> tuple[Indicator, ...]:
     return tuple(out)
 
 
-def spec_tables() -> dict[tuple[str, str], tuple[str, str, str]]:
-    """(source, entity) -> (core.<table>, its natural key, its update-time column), from the specs."""
-    return {(s, e.name): (f"core.{e.table}", e.natural_key, e.updated_column)
+def spec_tables() -> dict[tuple[str, str], tuple[str, str, str, tuple[str, ...]]]:
+    """(source, entity) -> (core.<table>, natural key, update-time column, provenance columns)."""
+    return {(s, e.name): (f"core.{e.table}", e.natural_key, e.updated_column, tuple(e.provenance_columns))
             for s in source_names() for e in load_spec(s).entities.values()}
 
 
@@ -258,10 +258,86 @@ def _touched_months(cur, m: Measure, key: str | None, batches: list[str] | None)
     first = cur.fetchone()[0]
     if first is None:
         return set()
-    cur.execute(sql.SQL("SELECT greatest(max({s}), max({e})) FROM {t} v").format(
-        s=_local_month(cur, m.table, start, "v"), e=_local_month(cur, m.table, end, "v"), t=_ident(m.table)))
-    last = cur.fetchone()[0] or first
+    last = stock_horizon(cur, m) or first
     cur.execute("SELECT generate_series(%s::date, %s::date, interval '1 month')::date", (first, max(first, last)))
+    return {r[0] for r in cur.fetchall()}
+
+
+def stock_horizon(cur, m: Measure) -> date | None:
+    """The last month a stock is counted for: the latest month in which something happened to
+    it (a record started, or ended by the time of the source's latest update). An end date still
+    in the future (a listing's planned removal) is a plan, not an event: months after the
+    horizon would be projections, and the latest value a dashboard shows must not be one."""
+    start, end = m.active
+    updated = _updated_column(m.table)
+    cur.execute(sql.SQL("""SELECT greatest(max({s}), max({e}) FILTER (WHERE v.{ec} <= (SELECT max({u}) FROM {t})))
+                           FROM {t} v""").format(
+        s=_local_month(cur, m.table, start, "v"), e=_local_month(cur, m.table, end, "v"),
+        ec=sql.Identifier(end), u=sql.Identifier(updated), t=_ident(m.table)))
+    return cur.fetchone()[0]
+
+
+def _months_up_to_horizon(cur, ind: Indicator, m: Measure) -> set[date]:
+    """Months between the last one with atoms and the stock's horizon (new months to count)."""
+    horizon = stock_horizon(cur, m)
+    cur.execute("SELECT max(month_start) FROM mart.indicator_month_base WHERE indicator_code = %s", (ind.code,))
+    last = cur.fetchone()[0]
+    if horizon is None or last is None or horizon <= last:
+        return set()
+    months, m_ = set(), _add_months(last, 1)
+    while m_ <= horizon:
+        months.add(m_)
+        m_ = _add_months(m_, 1)
+    return months
+
+
+def _drop_after(cur, ind: Indicator, horizon: date | None) -> None:
+    for table, column in (("mart.indicator_month_base", "month_start"),
+                          ("mart.indicator_dimension_month_base", "month_start"),
+                          ("mart.indicator_values", "period_start"),
+                          ("mart.indicator_values_by_dimension", "period_start")):
+        cur.execute(sql.SQL("DELETE FROM {} WHERE indicator_code = %s AND ({} > %s OR %s IS NULL)").format(
+            _ident(table), sql.Identifier(column)), (ind.code, horizon, horizon))
+
+
+def _updated_column(table: str) -> str:
+    for t, _, updated, _ in spec_tables().values():
+        if t == table:
+            return updated
+    raise CatalogError(f"{table} is not the core table of any source spec")
+
+
+def _stock_touched_months(cur, m: Measure, changes: "Changes") -> set[date]:
+    """Months in which the changed records of a stock measure count differently: where a record
+    is active at the month's end before and not now (or the reverse), and, where anything else
+    about it changed (its town, its member), every month it is active in either state."""
+    start, end = m.active
+    key, _ = changes.tables[m.table]
+    ignore = [start, end, *changes.provenance[m.table], "loaded_at", "batch_id", "record_hash"]
+    before, now, k = changes.temp(m.table, "before"), changes.temp(m.table, "now"), sql.Identifier(key)
+    cur.execute(sql.SQL("SELECT least(min({b}), min({n})) FROM {before} b FULL JOIN {now} n USING ({k})").format(
+        b=_local_month(cur, m.table, start, "b"), n=_local_month(cur, m.table, start, "n"),
+        before=before, now=now, k=k))
+    first = cur.fetchone()[0]
+    if first is None:
+        return set()
+    last = max(first, stock_horizon(cur, m) or first)
+
+    def active(side: str) -> sql.Composable:   # as the stock query counts it: active at the month's end
+        return sql.SQL("coalesce({s} < (mm.m + interval '1 month')::date AND ({e} IS NULL OR "
+                       "{e} >= (mm.m + interval '1 month')::date), false)").format(
+            s=sql.Identifier(f"{side}_s"), e=sql.Identifier(f"{side}_e"))
+
+    cur.execute(sql.SQL(
+        """WITH p AS (
+               SELECT b.{s} AS b_s, b.{e} AS b_e, n.{s} AS n_s, n.{e} AS n_e,
+                      (to_jsonb(b) - %(ignore)s::text[]) IS DISTINCT FROM (to_jsonb(n) - %(ignore)s::text[]) AS other
+               FROM {before} b FULL JOIN {now} n USING ({k}))
+           SELECT DISTINCT mm.m
+           FROM (SELECT g::date AS m FROM generate_series(%(first)s::date, %(last)s::date, interval '1 month') g) mm, p
+           WHERE {ab} IS DISTINCT FROM {an} OR (p.other AND ({ab} OR {an}))""").format(
+        s=sql.Identifier(start), e=sql.Identifier(end), before=before, now=now, k=k,
+        ab=active("b"), an=active("n")), {"first": first, "last": last, "ignore": ignore})
     return {r[0] for r in cur.fetchall()}
 
 
@@ -415,31 +491,41 @@ def delta_eligible(ind: Indicator) -> bool:
 @dataclass(frozen=True)
 class Changes:
     """The records of each core table that the new batches changed: their state now (core) and
-    their state before those batches (the latest version from any other batch)."""
+    their state before those batches (the latest version from any other batch), each kept in a
+    small temp table for the refresh (``materialise``), so that every delta query reads a few
+    rows instead of probing the large tables again."""
 
     batches: dict[str, list[str]]            # core table -> new batch ids
     tables: dict[str, tuple[str, str]]       # core table -> (natural key, update-time column)
+    provenance: dict[str, tuple[str, ...]]   # core table -> columns about the version, not the record
 
-    def param(self, table: str) -> str:
-        return "batches_" + table.split(".")[1]
+    @staticmethod
+    def temp(table: str, state: str) -> sql.Identifier:
+        return sql.Identifier(f"_{state}_{table.split('.')[1]}")
 
-    def params(self) -> dict[str, list[str]]:
-        return {self.param(t): b for t, b in self.batches.items()}
-
-    def _keys(self, table: str) -> sql.Composable:
-        key, _ = self.tables[table]
-        return sql.SQL("{k} IN (SELECT {k} FROM {vt} WHERE batch_id = ANY({b}))").format(
-            k=sql.Identifier(key), vt=_ident(f"{table}_version"), b=sql.Placeholder(self.param(table)))
+    def materialise(self, cur) -> None:
+        for table, batches in self.batches.items():
+            if table not in self.tables:
+                continue
+            key, updated = self.tables[table]
+            k, vt, t = sql.Identifier(key), _ident(f"{table}_version"), _ident(table)
+            changed = sql.SQL("SELECT DISTINCT {k} FROM {vt} WHERE batch_id = ANY(%(b)s)").format(k=k, vt=vt)
+            cur.execute(sql.SQL("CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT c.* FROM ({changed}) x "
+                                "JOIN {t} c USING ({k})").format(
+                tmp=self.temp(table, "now"), changed=changed, t=t, k=k), {"b": batches})
+            cur.execute(sql.SQL(
+                """CREATE TEMP TABLE {tmp} ON COMMIT DROP AS
+                   SELECT DISTINCT ON (v.{k}) v.* FROM ({changed}) x JOIN {vt} v USING ({k})
+                   WHERE v.batch_id <> ALL(%(b)s) ORDER BY v.{k}, v.{u} DESC""").format(
+                tmp=self.temp(table, "before"), changed=changed, vt=vt, k=k, u=sql.Identifier(updated)),
+                {"b": batches})
+            cur.execute(sql.SQL("ANALYZE {}, {}").format(self.temp(table, "now"), self.temp(table, "before")))
 
     def now(self, table: str) -> sql.Composable:
-        return sql.SQL("SELECT * FROM {t} WHERE {keys}").format(t=_ident(table), keys=self._keys(table))
+        return sql.SQL("SELECT * FROM {}").format(self.temp(table, "now"))
 
     def before(self, table: str) -> sql.Composable:
-        key, updated = self.tables[table]
-        return sql.SQL("""SELECT DISTINCT ON ({k}) * FROM {vt} WHERE {keys} AND batch_id <> ALL({b})
-                          ORDER BY {k}, {u} DESC""").format(
-            k=sql.Identifier(key), vt=_ident(f"{table}_version"), keys=self._keys(table),
-            b=sql.Placeholder(self.param(table)), u=sql.Identifier(updated))
+        return sql.SQL("SELECT * FROM {}").format(self.temp(table, "before"))
 
 
 def _measure_delta(cur, m: Measure, filters: list[tuple[str, str]], dimension: str | None,
@@ -471,7 +557,7 @@ def apply_delta(cur, ind: Indicator, months: list[date], changes: Changes, dimen
         return
     months = sorted(months)
     params = {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
-              "dim": dimension, **changes.params()}
+              "dim": dimension}
     num, den = ind.numerator, ind.denominator
     same = den is not None and not den.population and den.key() == num.key()
     rec = [("count(*)", "true")] if dimension else []
@@ -737,10 +823,12 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
     """Bring the marts up to date with core. Incremental unless ``full``. Caller commits."""
     indicators = indicators if indicators is not None else catalog()
     tables = spec_tables()
-    keys = {t: k for t, k, _ in tables.values()}
+    keys = {t: k for t, k, *_ in tables.values()}
     _COLUMN_TYPES.clear()
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        # Sorts and hashes over a month of a large table (distinct counts of a stock) stay in memory.
+        cur.execute("SET LOCAL work_mem = '256MB'")
         cur.execute("INSERT INTO audit.indicator_refresh (mode, trigger) VALUES (%s, %s) RETURNING refresh_id",
                     ("full" if full else "incremental", trigger))
         refresh_id = cur.fetchone()[0]
@@ -760,7 +848,10 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
         for batch_id, source, entity, start in recheck:
             recheck_by_table.setdefault(tables.get((source, entity), ("?",))[0], []).append((batch_id, start))
         changes = Changes({t: [b for b, _ in bs] for t, bs in by_table.items()},
-                          {t: (k, u) for t, k, u in tables.values()})
+                          {t: (k, u) for t, k, u, _ in tables.values()},
+                          {t: p for t, _, _, p in tables.values()})
+        if not full:
+            changes.materialise(cur)
         # Breakdown atoms from before they kept their record counts are recomputed once.
         cur.execute("SELECT DISTINCT indicator_code FROM mart.indicator_dimension_month_base WHERE records IS NULL")
         uncounted = {r[0] for r in cur.fetchall()}
@@ -794,7 +885,10 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
                     months |= _touched_months(cur, m, keys.get(m.table), None)
                     continue
                 batches = by_table.get(m.table, [])
-                touched = _touched_months(cur, m, keys.get(m.table), [b for b, _ in batches])
+                if m.active and batches and m.table in changes.tables:
+                    touched = _stock_touched_months(cur, m, changes) | _months_up_to_horizon(cur, ind, m)
+                else:
+                    touched = _touched_months(cur, m, keys.get(m.table), [b for b, _ in batches])
                 (delta if eligible else months).update(touched)
                 again = recheck_by_table.get(m.table, [])
                 months |= _touched_months(cur, m, keys.get(m.table), [b for b, _ in again])
@@ -814,6 +908,11 @@ def refresh(conn, *, full: bool = False, trigger: str | None = None,
                 cur.execute("SELECT DISTINCT month_start FROM mart.indicator_month_base WHERE indicator_code = %s",
                             (ind.code,))
                 months |= {r[0] for r in cur.fetchall()}
+                for m in ind.measures:
+                    if m.active:      # no stock beyond its horizon (months an earlier refresh projected)
+                        horizon = stock_horizon(cur, m)
+                        months = {x for x in months if horizon is not None and x <= horizon}
+                        _drop_after(cur, ind, horizon)
                 # Breakdowns by a dimension the definition no longer declares go.
                 for table in ("mart.indicator_dimension_month_base", "mart.indicator_values_by_dimension"):
                     cur.execute(sql.SQL("DELETE FROM {} WHERE indicator_code = %s AND dimension <> ALL(%s)").format(

@@ -57,6 +57,12 @@ class Entity:
         return [f.name for f in self.fields]
 
     @property
+    def provenance_columns(self) -> list[str]:
+        """Columns that say when and how a version arrived (the update time, reader-added fields
+        such as the delivered file), not what the record says."""
+        return [f.name for f in self.fields if f.source.startswith("_") or f.source == self.updated_at]
+
+    @property
     def expected_source_fields(self) -> set[str]:
         return {f.root for f in self.fields} | set(self.unmapped)
 
