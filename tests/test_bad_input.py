@@ -314,6 +314,20 @@ _OUTCOMES: dict[str, Outcome] = {}
 FUTURE_UPDATE = "update_after_interval"
 
 
+@pytest.fixture(scope="module")
+def warehouse(settings) -> str:
+    """A warehouse of its own: the corpus batches must not share intervals with the end-to-end
+    tests' batches in the session's test warehouse."""
+    from dataclasses import replace
+
+    from yhlaw.runtime import prepare_warehouse
+    from yhlaw.settings import with_database
+
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, "yuhang_law_badinput_test"))
+    prepare_warehouse(own, recreate=True)
+    return own.warehouse_url
+
+
 @pytest.fixture
 def outcome(request, warehouse) -> Outcome:
     """The entity's corpus batch, landed, validated and loaded once per session."""
