@@ -18,7 +18,8 @@ from psycopg2 import sql
 
 from conftest import TEST_SIM_BASE_PORT, day, run_day, source_connection_env
 from yhlaw.pipeline import window_for
-from yhlaw.reliability import ERROR_DIRT, api_name, instant, reconcile_interval, transport_kind, version_stamps
+from yhlaw.reliability import (ERROR_DIRT, api_name, instant, reconcile_interval, simulator_faults,
+                               transport_kind, version_stamps)
 from yhlaw.spec import load_spec, simulated_sources
 from yhlaw.warehouse import table_checksum, transaction
 
@@ -176,17 +177,9 @@ def test_late_correction_updates_the_core_row(source, dags, sims, warehouse):
 
 
 def fault_mix(source: str) -> dict[str, float]:
-    transport = load_spec(source).transport
-    if kind(source) == "file_drop":
-        return {"half_written": 0.5}
-    if kind(source) == "sql":
-        return {}   # see test_rows_changing_during_the_read_lose_nothing
-    faults = {"5xx": 0.08, "429": 0.04, "slow": 0.03, "truncated": 0.06, "malformed": 0.06, "reset": 0.06}
-    if transport.get("auth") == "oauth_client_credentials":
-        faults["token_expire"] = 0.06
-    if transport.get("pagination") == "cursor":
-        faults["cursor_expire"] = 0.06
-    return faults
+    """The faults the source's simulator injects (a database source's rows changing during the
+    read: see test_rows_changing_during_the_read_lose_nothing)."""
+    return simulator_faults(source)
 
 
 @pytest.fixture

@@ -425,8 +425,7 @@ def compute_atoms(cur, ind: Indicator, months: list[date], dimension: str | None
     if not months:
         return
     months = sorted(months)
-    params = {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
-              "dim": dimension}
+    params = _month_params(ind, months, dimension)
     num, den = ind.numerator, ind.denominator
     member = sql.SQL("") if dimension is None else sql.SQL("member, ")
     # A breakdown combination exists while it has records: their count is kept with it.
@@ -556,8 +555,7 @@ def apply_delta(cur, ind: Indicator, months: list[date], changes: Changes, dimen
     if not months:
         return
     months = sorted(months)
-    params = {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
-              "dim": dimension}
+    params = _month_params(ind, months, dimension)
     num, den = ind.numerator, ind.denominator
     same = den is not None and not den.population and den.key() == num.key()
     rec = [("count(*)", "true")] if dimension else []
@@ -603,6 +601,12 @@ def apply_delta(cur, ind: Indicator, months: list[date], changes: Changes, dimen
                          AND b.month_start = ANY(%(months)s::date[]) AND t.indicator_code = b.indicator_code
                          AND t.month_start = b.month_start AND t.town_code = b.town_code
                          AND b.denominator IS DISTINCT FROM t.denominator""", params)
+
+
+def _month_params(ind: Indicator, months: list[date], dimension: str | None) -> dict[str, Any]:
+    """Query parameters for a set of months (sorted) of an indicator's atoms."""
+    return {"months": months, "lo": months[0], "hi": _add_months(months[-1], 1), "code": ind.code,
+            "dim": dimension}
 
 
 def _add_months(d: date, n: int) -> date:

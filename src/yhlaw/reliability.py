@@ -101,6 +101,11 @@ def source_faults(source: str) -> dict[str, float]:
     return faults
 
 
+def simulator_faults(source: str) -> dict[str, float]:
+    """The fault kinds the source's simulator injects itself (the rest this module plays)."""
+    return {k: p for k, p in source_faults(source).items() if k not in WORLD_FAULTS}
+
+
 def api_name(entity: Entity) -> str:
     """The simulator's name for an entity (its truth endpoint)."""
     if transport_kind(entity.source) == "http":
@@ -440,10 +445,10 @@ def reliability_settings(settings: Settings, database: str, port: int) -> Settin
 
 
 class Runner:
-    def __init__(self, settings: Settings, sims: dict, quick: bool):
+    def __init__(self, settings: Settings, sims: dict):
         from yhlaw.runtime import load_dag
 
-        self.settings, self.sims, self.quick = settings, sims, quick
+        self.settings, self.sims = settings, sims
         self.url = settings.warehouse_url
         self.hmac_key = settings.secrets["PII_HMAC_KEY"]
         self.dags = {s: load_dag(f"ingest_{s}") for s in sims}
@@ -453,7 +458,6 @@ class Runner:
                 task.retry_delay = timedelta(seconds=1)
                 task.max_retry_delay = timedelta(seconds=1)
         self.mart_boundaries: set[str] = set()
-        self.log: list[str] = []
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -511,8 +515,7 @@ class Runner:
         is when a file drop delivers."""
         sim = self.sims[sc.source]
         mixed = sc.fault == "source_faults"
-        faults = ({k: p for k, p in source_faults(sc.source).items() if k not in WORLD_FAULTS}
-                  if mixed else {sc.fault: max(source_faults(sc.source)[sc.fault], 0.3)})
+        faults = (simulator_faults(sc.source) if mixed else {sc.fault: max(source_faults(sc.source)[sc.fault], 0.3)})
         sim.admin("POST", "/_sim/stats/reset")
         sim.set_faults(faults)
         try:
@@ -678,7 +681,7 @@ def run(*, quick: bool, settings: Settings, out: Path | None, sources: list[str]
             conn = json.loads(os.environ[var])
             conn["extra"] = json.dumps({**json.loads(conn.get("extra") or "{}"), **CLIENT_EXTRAS})
             os.environ[var] = json.dumps(conn)
-        runner = Runner(settings, sims, quick)
+        runner = Runner(settings, sims)
         tables = [e.table for s in sources for e in load_spec(s).entities.values()]
         runner.say(f"reliability: {len(scenarios)} intervals, {len(sources)} sources "
                    f"({'quick' if quick else 'one interval per fault kind'})")
@@ -710,14 +713,14 @@ def run(*, quick: bool, settings: Settings, out: Path | None, sources: list[str]
             if sc.fault != "rows_changing":
                 final.add(runner.reconcile(sc))
 
-    partial = {k: sorted(v) for k, v in readers.batches.items() if len(v) > 1}
     with transaction(settings.warehouse_url) as conn, conn.cursor() as cur:
         complete = {}
         for table in tables:
             cur.execute(sql.SQL("SELECT batch_id, count(*) FROM {} GROUP BY 1").format(
                 sql.Identifier("core", f"{table}_version")))
             complete.update({(table, b): n for b, n in cur.fetchall()})
-    partial.update({k: sorted(v) for k, v in readers.batches.items() if k in complete and v != {complete[k]}})
+    partial = {k: sorted(v) for k, v in readers.batches.items()
+               if len(v) > 1 or (k in complete and v != {complete[k]})}
     unseen_mart = readers.mart_states - runner.mart_boundaries
     report = Report(scenarios=scenarios, rounds=rounds, after_faults=after_faults, final=final,
                     rerun_failures=rerun_failures, partial_batches=partial, mart_states=len(readers.mart_states),
