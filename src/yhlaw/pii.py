@@ -33,6 +33,11 @@ class PartyKeyer:
             raise ValueError("the PII HMAC key is empty: set the password of the Airflow connection 'pii_hmac'")
         self._key = key.encode() if isinstance(key, str) else key
 
+    @property
+    def key_bytes(self) -> bytes:
+        """The key itself, for typing in the warehouse (``typer``), which computes the same HMAC."""
+        return self._key
+
     def __call__(self, identifier: object) -> str | None:
         norm = normalise_identifier(identifier)
         if norm is None:
