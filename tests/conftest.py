@@ -119,3 +119,31 @@ def run_day(dag, sim, start: datetime, *, retries_allowed: bool = False) -> str:
         tries = task_tries(run)
         assert set(tries.values()) <= {0, 1}, f"tasks needed Airflow retries: {tries}"
     return run_state(run)
+
+
+def type_both_ways(url: str, entity, batch_id: str) -> tuple[set[int], list[tuple]]:
+    """Type a landed batch as validation does (in SQL where the typer vouches for a record, in
+    Python for the rest) and all in Python (``normalise``). Returns the records typed in SQL and
+    every difference between the two typed tables, as (seq, column, in SQL, in Python)."""
+    from psycopg2 import sql
+
+    from yhlaw import pipeline, typer
+    from yhlaw.normalise import Context
+    from yhlaw.pii import PartyKeyer
+
+    columns = ["seq", *entity.columns, *typer.helper_columns(entity)]
+    tables = []
+    for sql_typing in (True, False):
+        with transaction(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT interval_end FROM raw.batch WHERE batch_id = %s", (batch_id,))
+            interval_end = cur.fetchone()[0]
+            ctx = Context(pipeline._town_resolver(cur), PartyKeyer("test key"), interval_end=interval_end)
+            typer.type_batch(cur, entity, batch_id, ctx, chunk_rows=1000, sql_typing=sql_typing)
+            cur.execute(sql.SQL("SELECT {}, _fast FROM pg_temp.{} ORDER BY seq").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), typer.typed_table(entity)))
+            tables.append(cur.fetchall())
+            conn.rollback()
+    in_sql, in_python = tables
+    assert [r[0] for r in in_sql] == [r[0] for r in in_python]
+    diffs = [(a[0], c, x, y) for a, b in zip(in_sql, in_python) for c, x, y in zip(columns, a, b) if x != y]
+    return {r[0] for r in in_sql if r[-1]}, diffs

@@ -8,7 +8,7 @@ import hmac
 import pandas as pd
 import pytest
 
-from yhlaw.normalise import Context, TownResolver, normalise, record_hashes
+from yhlaw.normalise import Context, TownResolver, normalise
 from yhlaw.pii import PartyKeyer, normalise_identifier
 from yhlaw.reference import town_aliases, town_rows
 from yhlaw.spec import SpecError, load_spec, parse_spec, source_names
@@ -90,13 +90,32 @@ def test_normalise_types_every_field_and_reports_what_it_cannot_read():
     assert pd.isna(bad["penalty_amount"]) and pd.isna(bad["source_updated_at"])
 
 
-def test_record_hash_ignores_formatting_but_not_content():
+def test_record_hash_ignores_formatting_but_not_content(db):
+    """The hash is computed in the warehouse from the typed values, whichever pass typed them:
+    the same content written two ways (one typed in Python, one in SQL) hashes the same."""
+    from datetime import datetime, timezone
+
+    from psycopg2 import sql
+
+    from yhlaw import pipeline, typer
+    from yhlaw.load import Spool, land
+
     entity = load_spec("enforcement").entities["case"]
-    ctx = Context(resolver(), PartyKeyer("k"))
-    f = normalise([_case(), _case(penaltyAmount=1200.50, townCode="330110010000"), _case(penaltyAmount=1)],
-                  entity, ctx)
-    h = record_hashes(f, entity.columns)
-    assert h[0] == h[1] != h[2]
+    spool = Spool()
+    spool.write([_case(), _case(penaltyAmount=1200.50, townCode="330110010000"), _case(penaltyAmount=1)])
+    start = datetime(2031, 1, 1, tzinfo=timezone.utc)
+    batch_id = land(db, entity, spool, interval=(start, start), query_since=start, extract_stats={},
+                    dag_run_id=None).batch_id
+    spool.close()
+    with db.cursor() as cur:
+        ctx = Context(pipeline._town_resolver(cur), PartyKeyer("k"))
+        typer.type_batch(cur, entity, batch_id, ctx, chunk_rows=10)
+        cur.execute(sql.SQL("SELECT _fast, {} FROM pg_temp.{} ORDER BY seq").format(
+            typer.record_hash_sql(entity), typer.typed_table(entity)))
+        rows = cur.fetchall()
+    db.rollback()
+    assert [fast for fast, _ in rows] == [None, True, True], "'1,200.5' is left to Python, the rest typed in SQL"
+    assert rows[0][1] == rows[1][1] != rows[2][1]
 
 
 def test_specs_load_and_bad_specs_are_named():
@@ -134,16 +153,15 @@ def test_batch_checks_block_on_volume_drift_and_bad_ratio_but_not_on_additions()
     assert not extra.blocking and extra.observed["unexpected_fields"] == ["c"]
 
 
-def test_copy_frame_and_record_hashes_format_datetimes_exactly(db):
-    """The vectorised datetime text (COPY and record hashes) keeps instants, microseconds, dates
-    (local midnights) and NULLs."""
+def test_copy_frame_formats_datetimes_exactly(db):
+    """The vectorised datetime text of COPY keeps instants, microseconds, dates (local midnights)
+    and NULLs."""
     from datetime import date, datetime, timezone
 
     import pandas as pd
     from psycopg2 import sql as _sql
 
     from yhlaw.load import copy_frame
-    from yhlaw.normalise import record_hashes
 
     ts = pd.to_datetime(["2022-03-01T08:00:00.123456+08:00", None, "2021-12-31T23:59:59+00:00"], utc=True,
                         format="ISO8601")
@@ -157,8 +175,3 @@ def test_copy_frame_and_record_hashes_format_datetimes_exactly(db):
     assert rows == [(datetime(2022, 3, 1, 0, 0, 0, 123456, tzinfo=timezone.utc), date(2022, 3, 1), "a"),
                     (None, date(2021, 1, 31), None),
                     (datetime(2021, 12, 31, 23, 59, 59, tzinfo=timezone.utc), None, "c")]
-    h = record_hashes(frame, ["ts", "d", "x"])
-    assert h.nunique() == 3 and h.equals(record_hashes(frame.copy(), ["ts", "d", "x"]))
-    changed = frame.copy()
-    changed.loc[0, "ts"] = changed.loc[0, "ts"] + pd.Timedelta(microseconds=1)
-    assert record_hashes(changed, ["ts", "d", "x"])[0] != h[0]

@@ -1,10 +1,11 @@
-"""The one loader: every write to the warehouse goes through here, by COPY.
+"""The one loader: landing, COPY and the merge into core.
 
 * ``Spool`` buffers a window's records on local disk while they are read, so that memory
   stays flat whatever the volume and the batch id can be derived from the content.
 * ``land`` writes a spool into ``raw`` (a batch whose content is already landed is reused:
   re-extracting an unchanged window does not grow the warehouse).
-* ``copy_rows`` COPYs a typed frame into staging or quarantine.
+* ``copy_frame`` COPYs a typed frame into a table (``typer``: the records typed in Python).
+  Staging and quarantine are filled inside the warehouse (``typer.publish``).
 * ``merge`` upserts a validated batch from staging into core (latest update wins, every
   version kept), checks that the counts reconcile, and moves the watermark — one transaction.
 
@@ -20,7 +21,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 from psycopg2 import sql
@@ -148,32 +149,6 @@ def land(conn, entity: Entity, spool: Spool, *, interval: tuple[datetime, dateti
              json.dumps(extract_stats), dag_run_id),
         )
     return Landed(batch_id, spool.count, reused)
-
-
-def iter_raw_chunks(conn, entity: Entity, batch_id: str, chunk_rows: int) -> Iterable[pd.DataFrame]:
-    """The batch's raw records in order, with in-batch duplicate and conflict flags.
-
-    ``_duplicate``: the same payload appeared earlier in the batch.
-    ``_conflict``: another payload has the same key and update time but different content.
-    """
-    query = sql.SQL(
-        """SELECT seq, payload::text AS payload,
-                  row_number() OVER (PARTITION BY payload_md5 ORDER BY seq) > 1 AS _duplicate,
-                  (payload->>{key}) IS NOT NULL AND
-                  min(payload_md5) OVER w IS DISTINCT FROM max(payload_md5) OVER w AS _conflict
-           FROM raw.record
-           WHERE batch_id = %s
-           WINDOW w AS (PARTITION BY payload->>{key}, payload->>{upd})
-           ORDER BY seq"""
-    ).format(key=sql.Literal(entity.key), upd=sql.Literal(entity.updated_at))
-    with conn.cursor(name=f"raw_{batch_id[-16:]}") as cur:
-        cur.itersize = chunk_rows
-        cur.execute(query, (batch_id,))
-        while True:
-            rows = cur.fetchmany(chunk_rows)
-            if not rows:
-                return
-            yield pd.DataFrame(rows, columns=["seq", "payload", "_duplicate", "_conflict"])
 
 
 def copy_frame(cur, table: sql.Composable, columns: list[str], frame: pd.DataFrame) -> None:

@@ -29,7 +29,6 @@ raw-batch flags ``_duplicate`` and ``_conflict`` supplied by the caller.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -466,24 +465,7 @@ def normalise(records: list[dict], entity: Entity, ctx: Context) -> pd.DataFrame
             values[i] = "; ".join(messages)
         frame[column] = pd.Series(values, index=index, dtype=object)
     frame["_future_dates"] = _future_dates(out, entity, ctx, index)
-    frame["record_hash"] = record_hashes(frame, entity.columns)
     return frame
-
-
-def record_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """md5 of the typed values: equal content, equal hash, whatever the source's formatting.
-    Vectorised per column (a row-wise join over pandas' datetime formatting was half of the
-    time spent typing a batch)."""
-    parts = []
-    for c in columns:
-        txt = datetime_text(frame[c])
-        if txt is None:
-            txt = frame[c].astype("string").fillna("\\N").to_numpy(dtype=object)
-        else:
-            txt[pd.isna(txt)] = "\\N"
-        parts.append(txt)
-    joined = ["\x1f".join(row) for row in zip(*parts)]
-    return pd.Series([hashlib.md5(x.encode()).hexdigest() for x in joined], index=frame.index, dtype=object)
 
 
 def datetime_text(s: pd.Series) -> np.ndarray | None:

@@ -15,19 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
 from psycopg2 import sql
 
 from yhlaw import load as loader
+from yhlaw import typer
 from yhlaw.extract import SourceConnection, open_reader
-from yhlaw.normalise import Context, TownResolver, normalise
+from yhlaw.normalise import Context, TownResolver
 from yhlaw.pii import PartyKeyer
 from yhlaw.spec import META_COLUMNS, Entity, load_spec
-from yhlaw.validate import CheckResult, SuiteRunner, batch_checks, merge_results
+from yhlaw.validate import CheckResult, LendableConnection, SuiteRunner, batch_checks, merge_results
 from yhlaw.warehouse import transaction
 
 log = logging.getLogger(__name__)
-CHUNK_ROWS = 50_000
+# Records typed in Python at a time (the few the SQL pass leaves to normalise): normalise's
+# frames cost tens of KB a record at their peak, so small chunks keep a task's memory flat.
+CHUNK_ROWS = 5_000
+# Records per Great Expectations run over a typed batch: GX holds a run's failing rows in
+# memory (the whole of a 1M-record batch in one run: 1.7 GB), and each run has a fixed cost.
+GX_SLICE_ROWS = 100_000
 
 
 class BatchRejected(RuntimeError):
@@ -82,98 +87,85 @@ def _town_resolver(cur) -> TownResolver:
 
 def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str,
              chunk_rows: int = CHUNK_ROWS, runner: SuiteRunner | None = None,
-             accepted: bool = False) -> dict[str, Any]:
+             accepted: bool = False, sql_typing: bool = True) -> dict[str, Any]:
     """Type and check the batch: good rows to staging, bad rows to quarantine with reasons.
+
+    In one session: the batch is typed into a temporary table (``typer``; reads raw only), the
+    GX suite runs over it in PostgreSQL, and then one transaction publishes the outcome to
+    staging, quarantine and audit. Only that last step writes anything other sessions see, so
+    a run that dies on the way leaves nothing behind, and two runs of one batch never mix.
 
     Raises BatchRejected (after recording why) when a blocking batch-level check fails.
     ``accepted``: the batch was loaded before (a replay); batch checks are recorded but no
     longer block, so a replay never takes back what an earlier load published.
+    ``sql_typing=False`` types every record in Python (tests compare the two).
     """
     runner = runner or SuiteRunner.for_suite(entity.suite)
     keyer = PartyKeyer(hmac_key)
-    stage_cols = ["batch_id", *entity.columns, "record_hash"]
-    q_cols = ["batch_id", "seq", "source", "entity", "record_key", "reasons", "details", "payload"]
-    results: dict[str, CheckResult] = {}
+    timings: Counter[str] = Counter()   # seconds per stage, for the benchmarks
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] += now - clock
+        clock = now
+
     rejection: str | None = None
-    with transaction(warehouse_url) as conn, conn.cursor() as cur:
-        loader.lock_entity(cur, entity)
-        loader.clear_batch(cur, entity, batch_id)
-        cur.execute("SELECT record_count, interval_start, interval_end FROM raw.batch WHERE batch_id = %s",
-                    (batch_id,))
-        row = cur.fetchone()
-        if row is None:
-            raise RuntimeError(f"no landed batch {batch_id}")
-        received, interval_start, interval_end = row
-        ctx = Context(_town_resolver(cur), keyer, interval_end=interval_end)
-        quarantined = 0
-        timings: Counter[str] = Counter()   # seconds per stage, for the benchmarks
-        clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] += now - clock
-            clock = now
-
-        for chunk in loader.iter_raw_chunks(conn, entity, batch_id, chunk_rows):
-            lap("read_raw")
-            records = [json.loads(p) for p in chunk["payload"]]
-            frame = normalise(records, entity, ctx)
-            frame["_duplicate"] = chunk["_duplicate"].to_numpy()
-            frame["_conflict"] = chunk["_conflict"].to_numpy()
-            lap("normalise")
-            outcome = runner.run(frame)
-            lap("great_expectations")
+    with transaction(warehouse_url, connection_factory=LendableConnection) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT record_count, interval_start, interval_end FROM raw.batch WHERE batch_id = %s",
+                        (batch_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise RuntimeError(f"no landed batch {batch_id}")
+            received, interval_start, interval_end = row
+            ctx = Context(_town_resolver(cur), keyer, interval_end=interval_end)
+            typed = typer.type_batch(cur, entity, batch_id, ctx, chunk_rows=chunk_rows, sql_typing=sql_typing)
+        conn.commit()                     # commits nothing but this session's temporary tables
+        lap("type")
+        results: dict[str, CheckResult] = {}
+        for outcome in runner.run(conn, typer.typed_table_name(entity), GX_SLICE_ROWS):
             merge_results(results, outcome.results)
-            bad = sorted(outcome.bad_rows)
-            good = frame.drop(index=bad)
-            good.insert(0, "batch_id", batch_id)
-            loader.copy_frame(cur, loader.staging_table(entity), stage_cols, good)
-            if bad:
-                qframe = pd.DataFrame({
-                    "batch_id": batch_id,
-                    "seq": chunk["seq"].to_numpy()[bad],
-                    "source": entity.source,
-                    "entity": entity.name,
-                    "record_key": [_key_text(records[i].get(entity.key) if isinstance(records[i], dict) else None)
-                                   for i in bad],
-                    "reasons": ["{" + ",".join(sorted({d["reason"] for d in outcome.bad_rows[i]})) + "}" for i in bad],
-                    "details": [json.dumps(outcome.bad_rows[i], ensure_ascii=False) for i in bad],
-                    "payload": chunk["payload"].to_numpy()[bad],
-                })
-                loader.copy_frame(cur, sql.Identifier("quarantine", "record"), q_cols, qframe)
-                quarantined += len(bad)
-            lap("copy_staging_quarantine")
-
-        cur.execute("SELECT k, count(*) FROM raw.record, jsonb_object_keys(payload) AS k "
-                    "WHERE batch_id = %s AND jsonb_typeof(payload) = 'object' GROUP BY k", (batch_id,))
-        keys_seen = dict(cur.fetchall())
-        cur.execute(
-            """SELECT received FROM (
-                   SELECT DISTINCT ON (interval_start) interval_start, received FROM audit.batch
-                   WHERE source = %s AND entity = %s AND status = 'loaded' AND interval_start < %s
-                   ORDER BY interval_start DESC, finished_at DESC) h
-               LIMIT 28""",
-            (entity.source, entity.name, interval_start),
-        )
-        history = [r[0] for r in cur.fetchall()]
-        checks = batch_checks(received=received, quarantined=quarantined, history=history,
-                              keys_seen=keys_seen, expected_fields=entity.expected_source_fields,
-                              config=entity.batch_checks)
-        merge_results(results, checks)
-        _record_results(cur, batch_id, results.values())
-        lap("batch_checks")
-        blocking = [] if accepted else [c for c in checks if c.blocking]
-        if blocking:
-            rejection = "; ".join(f"{c.reason} ({c.check}): {json.dumps(c.observed, ensure_ascii=False)}"
-                                  for c in blocking)
-            cur.execute(sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(loader.staging_table(entity)), (batch_id,))
-            cur.execute("DELETE FROM quarantine.record WHERE batch_id = %s", (batch_id,))
-            cur.execute("UPDATE audit.batch SET status = 'rejected', error = %s, finished_at = now() WHERE batch_id = %s",
-                        (rejection, batch_id))
-        else:
-            cur.execute("UPDATE audit.batch SET status = 'validated', quarantined = %s, loaded = %s WHERE batch_id = %s",
-                        (quarantined, received - quarantined, batch_id))
+            with conn.cursor() as cur:
+                typer.record_failures(cur, outcome.bad_rows)
+            conn.commit()                 # again only this session's temporary tables
+        lap("great_expectations")
+        with conn.cursor() as cur:
+            loader.lock_entity(cur, entity)
+            loader.clear_batch(cur, entity, batch_id)
+            quarantined = typer.publish(cur, entity, batch_id)
+            lap("publish_staging_quarantine")
+            cur.execute("SELECT k, count(*) FROM raw.record, jsonb_object_keys(payload) AS k "
+                        "WHERE batch_id = %s AND jsonb_typeof(payload) = 'object' GROUP BY k", (batch_id,))
+            keys_seen = dict(cur.fetchall())
+            cur.execute(
+                """SELECT received FROM (
+                       SELECT DISTINCT ON (interval_start) interval_start, received FROM audit.batch
+                       WHERE source = %s AND entity = %s AND status = 'loaded' AND interval_start < %s
+                       ORDER BY interval_start DESC, finished_at DESC) h
+                   LIMIT 28""",
+                (entity.source, entity.name, interval_start),
+            )
+            history = [r[0] for r in cur.fetchall()]
+            checks = batch_checks(received=received, quarantined=quarantined, history=history,
+                                  keys_seen=keys_seen, expected_fields=entity.expected_source_fields,
+                                  config=entity.batch_checks)
+            merge_results(results, checks)
+            _record_results(cur, batch_id, results.values())
+            lap("batch_checks")
+            blocking = [] if accepted else [c for c in checks if c.blocking]
+            if blocking:
+                rejection = "; ".join(f"{c.reason} ({c.check}): {json.dumps(c.observed, ensure_ascii=False)}"
+                                      for c in blocking)
+                cur.execute(sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(loader.staging_table(entity)),
+                            (batch_id,))
+                cur.execute("DELETE FROM quarantine.record WHERE batch_id = %s", (batch_id,))
+                cur.execute("UPDATE audit.batch SET status = 'rejected', error = %s, finished_at = now() "
+                            "WHERE batch_id = %s", (rejection, batch_id))
+            else:
+                cur.execute("UPDATE audit.batch SET status = 'validated', quarantined = %s, loaded = %s "
+                            "WHERE batch_id = %s", (quarantined, received - quarantined, batch_id))
     if rejection:
         raise BatchRejected(f"batch {batch_id} rejected: {rejection}. The records stay in raw; "
                             "fix the cause and re-run this interval.")
@@ -181,13 +173,10 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
                "valid": received - quarantined,
                "reasons": {r.reason: r.unexpected_count for r in results.values()
                            if r.level == "row" and r.unexpected_count},
+               "typed_in_python": typed["typed_in_python"],
                "timings": {k: round(v, 3) for k, v in timings.items()}}
     log.info("validated %s: %s", batch_id, summary)
     return summary
-
-
-def _key_text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _record_results(cur, batch_id: str, results) -> None:

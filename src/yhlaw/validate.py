@@ -1,9 +1,10 @@
 """The one validation runner.
 
-Row level: a Great Expectations suite (``expectations/<suite>.json``) is run on each typed
-chunk of a batch. Every expectation carries ``meta.reason`` (the quarantine reason code) and
-``meta.check`` (a stable name); ``severity: critical`` sends failing rows to quarantine,
-``warning`` only records the finding.
+Row level: a Great Expectations suite (``expectations/<suite>.json``) is run on the typed
+batch where it is, in PostgreSQL (GX's SQL data source over the session's typed table, see
+``yhlaw.typer``), and names the failing records by ``seq``. Every expectation carries
+``meta.reason`` (the quarantine reason code) and ``meta.check`` (a stable name);
+``severity: critical`` sends failing rows to quarantine, ``warning`` only records the finding.
 
 Batch level (after all chunks): volume against recent history, schema drift, and the share of
 quarantined rows. A blocking batch failure rejects the whole batch (the task fails, without
@@ -20,10 +21,14 @@ import os
 import statistics
 import warnings
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
+import psycopg2.extensions
+from psycopg2 import sql
 
 from yhlaw.settings import PROJECT_ROOT
 
@@ -58,16 +63,36 @@ class CheckResult:
 
 
 @dataclass
-class ChunkOutcome:
-    bad_rows: dict[int, list[dict[str, Any]]]       # frame index -> reasons with detail
+class Outcome:
+    bad_rows: dict[int, list[dict[str, Any]]]       # seq -> reasons with detail
     results: list[CheckResult]
 
 
 _RUNNERS: dict[str, "SuiteRunner"] = {}
 
 
+class LendableConnection(psycopg2.extensions.connection):
+    """A warehouse session that GX's SQLAlchemy engine can work in during one run.
+
+    The typed batch is a temporary table, visible only in the session that built it, so GX must
+    query through that session: ``SuiteRunner.run`` lends it (``lent``) to the engine, which
+    gets it from a creator instead of connecting (``NullPool``). While lent, SQLAlchemy's
+    rollback ends GX's read transaction as usual, but its close and commit do nothing: the
+    session belongs to the validation, which commits and closes it itself."""
+
+    lent = False
+
+    def close(self) -> None:
+        if not self.lent:
+            super().close()
+
+    def commit(self) -> None:
+        if not self.lent:
+            super().commit()
+
+
 class SuiteRunner:
-    """Runs one GX suite on pandas chunks. Build once per task; ``run`` per chunk."""
+    """Runs one GX suite over a typed batch in PostgreSQL. Build once per process; ``run`` per batch."""
 
     def __init__(self, suite_name: str, directory: Path = EXPECTATIONS_DIR):
         _quiet_gx()
@@ -83,9 +108,24 @@ class SuiteRunner:
         self.suite = gx.ExpectationSuite(**spec)
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = self.context.data_sources.add_pandas(f"chunks_{suite_name}").add_dataframe_asset("chunk")
-        self.batch_definition = asset.add_batch_definition_whole_dataframe("whole_chunk")
         self.name = suite_name
+        self._session: LendableConnection | None = None
+        self._datasource = None
+        self._batches: dict[str, Any] = {}
+
+    def _batch_definition(self, conn, table: str):
+        """GX's view of ``pg_temp.<table>`` (built on first use, while a connection is lent)."""
+        from sqlalchemy.pool import NullPool
+
+        if self._datasource is None:
+            # The URL only names the dialect: every connection is the lent session.
+            self._datasource = self.context.data_sources.add_postgres(
+                f"warehouse_{self.name}", connection_string="postgresql+psycopg2://lent@session/typed",
+                kwargs={"poolclass": NullPool, "creator": self._lent_session})
+        if table not in self._batches:
+            asset = self._datasource.add_table_asset(table, table_name=table, schema_name="pg_temp")
+            self._batches[table] = asset.add_batch_definition_whole_table("whole_batch")
+        return self._batches[table]
 
     @classmethod
     def for_suite(cls, suite_name: str) -> "SuiteRunner":
@@ -102,9 +142,42 @@ class SuiteRunner:
             cols.update(v for k, v in kw.items() if k in ("column", "column_A", "column_B"))
         return cols
 
-    def run(self, frame: pd.DataFrame) -> ChunkOutcome:
-        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        report = batch.validate(self.suite, result_format={"result_format": "COMPLETE"})
+    def _lent_session(self) -> LendableConnection:
+        if self._session is None:
+            raise RuntimeError("Great Expectations asked for the warehouse outside a validation run")
+        return self._session
+
+    def run(self, conn: LendableConnection, table: str, chunk_rows: int) -> Iterator[Outcome]:
+        """Validate the session's typed table ``pg_temp.<table>`` (which has a ``seq`` column), one
+        slice of ``chunk_rows`` records at a time (GX holds every failing row of what it
+        validates in memory: slices keep a task's memory flat whatever the batch size). Yields
+        each slice's outcome. Commits the session (its temporary objects) before each slice and
+        rolls back GX's read transaction after it."""
+        if not isinstance(conn, LendableConnection):
+            raise TypeError("SuiteRunner.run needs a session opened with connection_factory=LendableConnection")
+        source, part = sql.Identifier("pg_temp", table), sql.Identifier("pg_temp", f"{table}_slice")
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT min(seq), max(seq) FROM {}").format(source))
+            low, high = cur.fetchone()
+        for start in range(low or 0, (high or -1) + 1, chunk_rows):
+            # A table of its own: GX's queries then read the slice, not the whole batch.
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
+                cur.execute(sql.SQL("CREATE TEMP TABLE {} AS SELECT * FROM {} WHERE seq >= %s AND seq < %s").format(
+                    sql.Identifier(f"{table}_slice"), source), (start, start + chunk_rows))
+            conn.commit()
+            yield self._validate(conn, f"{table}_slice")
+
+    def _validate(self, conn: LendableConnection, table: str) -> Outcome:
+        self._session, conn.lent = conn, True
+        try:
+            batch = self._batch_definition(conn, table).get_batch()
+            report = batch.validate(self.suite, result_format={
+                "result_format": "COMPLETE", "unexpected_index_column_names": ["seq"],
+                "partial_unexpected_count": 1 << 62, "return_unexpected_index_query": False})
+        finally:
+            self._session, conn.lent = None, False
+            conn.rollback()
         bad: dict[int, list[dict[str, Any]]] = {}
         results = []
         for r in report.results:
@@ -116,27 +189,30 @@ class SuiteRunner:
                     f"suite {self.name}: expectation {meta['check']} could not run: "
                     f"{r.exception_info.get('exception_message')}"
                 )
-            indexes = list(r.result.get("unexpected_index_list") or [])
+            unexpected = list(r.result.get("unexpected_index_list") or [])
+            if len(unexpected) != (r.result.get("unexpected_count") or 0):
+                raise RuntimeError(f"suite {self.name}: expectation {meta['check']} counted "
+                                   f"{r.result.get('unexpected_count')} failing rows but named {len(unexpected)}")
             columns = [v for k, v in cfg.kwargs.items() if k in ("column", "column_A", "column_B")]
             examples = []
-            for i in indexes:
+            for row in unexpected:
                 detail = {
                     "reason": meta["reason"],
                     "check": meta["check"],
-                    "columns": {c: _jsonable(frame.at[i, c]) for c in columns},
+                    "columns": {c: _jsonable(row.get(c)) for c in columns},
                 }
                 if len(examples) < 5:
                     examples.append(detail["columns"])
                 if critical:
-                    bad.setdefault(int(i), []).append(detail)
+                    bad.setdefault(int(row["seq"]), []).append(detail)
             results.append(
                 CheckResult(
                     check=meta["check"], level="row", reason=meta["reason"], blocking=False,
-                    success=bool(r.success), unexpected_count=len(indexes),
+                    success=bool(r.success), unexpected_count=len(unexpected),
                     observed={"examples": examples, "severity": "critical" if critical else "warning"},
                 )
             )
-        return ChunkOutcome(bad_rows=bad, results=results)
+        return Outcome(bad_rows=bad, results=results)
 
 
 def _jsonable(value: Any) -> Any:
@@ -144,8 +220,10 @@ def _jsonable(value: Any) -> Any:
         return None
     if isinstance(value, float) and value != value:
         return None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, (pd.Timestamp, datetime, date)):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, (str, int, float, bool)):
