@@ -134,6 +134,7 @@ def ingest_file(source: str, entity_name: str, path: str, warehouse_url: str, hm
     t["total"] = time.perf_counter() - t0
     return {"batch_id": landed.batch_id, "received": landed.received, "loaded": loaded["loaded"],
             "quarantined": loaded["quarantined"], "timings": t, "validate_timings": validated["timings"],
+            "typed_in_python": validated["typed_in_python"],
             "max_rss_mb": peak_rss_mb()}
 
 
@@ -251,6 +252,7 @@ def bench_ingest(settings: Settings, admin_url: str, samples: dict[str, list[str
             copied, t_copy = copy_baseline(admin_url, e, full["batch_id"])
             row = {"entity": f"{e.source}.{e.name}", "records": n, "loaded": full["loaded"],
                    "quarantined": full["quarantined"], "full": full["timings"], "validate": full["validate_timings"],
+                   "typed_in_python": full["typed_in_python"],
                    "copy_rows": copied, "copy": t_copy, "rss_mb": full["max_rss_mb"]}
             if n in naive_sizes and (n <= min(sizes) or not naive_large or f"{e.source}.{e.name}" in naive_large):
                 table = naive_table(admin_url, e)
@@ -475,6 +477,9 @@ def bench_indicators(admin_url: str, url: str, total: int, log) -> dict[str, Any
 
 
 def dag_parse_times(settings: Settings) -> list[dict]:
+    from yhlaw.runtime import prepare_airflow
+
+    prepare_airflow(settings)           # `dags report` needs a migrated metadata database
     env = {**os.environ, **settings.airflow_environment()}
     result = subprocess.run([sys.executable, "-m", "airflow", "dags", "report", "-o", "json"], env=env,
                             capture_output=True, text=True)
@@ -557,28 +562,44 @@ def render(r: dict[str, Any]) -> str:
          + " records, dirt included) replicated with unique keys into a JSON-lines file before timing, so "
          "the source is not what is measured; reading that file is inside the full path.", "",
          "## 1. Ingest: full path vs a plain COPY vs a naive insert", "",
-         "Full path = read source records -> raw (COPY) -> normalise + Great Expectations -> staging and "
-         "quarantine (COPY) -> merge into core and its version history, with reconciliation; one child "
+         "Full path = read source records -> raw (COPY) -> typing (in SQL, Python for the records SQL "
+         "does not vouch for) -> Great Expectations over the typed batch in PostgreSQL -> staging and "
+         "quarantine -> merge into core and its version history, with reconciliation; one child "
          "process, as an ingest task runs. COPY = the same typed rows (as they reached core) copied into an "
-         "unindexed table: the physical limit. Naive = the same typing, then `PostgresHook.insert_rows` "
-         "(commit every 1000) into an unindexed table.", "",
-         "| entity | records | loaded + quarantined | full path s | rows/s | COPY s | full / COPY | naive s | naive / full | peak RSS MB |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+         "unindexed table: the physical limit. Naive = parse the records and type them in Python "
+         "(`normalise`), then `PostgresHook.insert_rows` (commit every 1000) into an unindexed table. "
+         "Floor = what the full path cannot skip however fast typing and validation get: reading the "
+         "source, landing raw and merging into core (the same run's figures).", "",
+         "| entity | records | loaded + quarantined | full path s | rows/s | COPY s | full / COPY | floor / COPY | naive s | naive / full | peak RSS MB |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for x in r["ingest"]:
         full = x["full"]["total"]
+        floor = x["full"]["read_source"] + x["full"]["land_raw"] + x["full"]["load_core"]
         naive = x.get("naive", {}).get("total")
         L.append(f"| {x['entity']} | {x['records']:,} | {x['loaded']:,} + {x['quarantined']:,} | {full:.1f} | "
-                 f"{x['records'] / full:,.0f} | {x['copy']:.2f} | {full / x['copy']:.1f}x | "
+                 f"{x['records'] / full:,.0f} | {x['copy']:.2f} | {full / x['copy']:.1f}x | {floor / x['copy']:.1f}x | "
                  + (f"{naive:.1f} | {naive / full:.1f}x" if naive else "— | —") + f" | {x['rss_mb']:.0f} |")
-    L += ["", "Goals: full path ≤ 3x COPY; ≥ 10x faster than naive.", "",
+    L += ["", "Goals: full path ≤ 3x COPY; ≥ 10x faster than naive."]
+    for x in r["ingest"]:
+        if "naive" in x:
+            insert, typing, target = x["naive"]["insert"], x["naive"]["parse"], x["naive"]["total"] / 10
+            floor = x["full"]["read_source"] + x["full"]["land_raw"] + x["full"]["load_core"]
+            L += ["", f"What bounds them ({x['entity']}, {x['records']:,} records): the naive pipeline's "
+                  f"`insert_rows` alone took {insert:.1f} s = {insert / x['copy']:.1f}x the COPY, and its typing "
+                  f"{typing:.1f} s. A path 10x faster than the naive one would take {target:.2f} s = "
+                  f"{target / x['copy']:.1f}x the COPY of the typed rows alone; the floor (read, land raw, "
+                  f"merge) took {floor:.1f} s = {floor / target:.1f}x that."]
+    L += ["",
           "## 2. Where the full path spends its time; Great Expectations' share", "",
-          "| entity | records | read source | land raw | validate | of which normalise | of which GX | of which COPY staging | load core | GX share of batch |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| entity | records | read source | land raw | validate | of which typing | typed in SQL | of which GX "
+          "| of which publish | load core | GX share of batch |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for x in r["ingest"]:
         f, v = x["full"], x["validate"]
+        in_sql = 1 - x.get("typed_in_python", 0) / x["records"]
         L.append(f"| {x['entity']} | {x['records']:,} | {f['read_source']:.1f} | {f['land_raw']:.1f} | "
-                 f"{f['validate']:.1f} | {v.get('normalise', 0):.1f} | {v.get('great_expectations', 0):.1f} | "
-                 f"{v.get('copy_staging_quarantine', 0):.1f} | {f['load_core']:.1f} | "
+                 f"{f['validate']:.1f} | {v.get('type', 0):.1f} | {in_sql:.1%} | {v.get('great_expectations', 0):.1f} | "
+                 f"{v.get('publish_staging_quarantine', 0):.1f} | {f['load_core']:.1f} | "
                  f"{v.get('great_expectations', 0) / f['total']:.0%} |")
     L += ["", "## 4. Peak memory of an ingest task", "",
           "| entity | " + " | ".join(f"{n:,} records" for n in r["sizes"]) + " | ratio largest / smallest |",
