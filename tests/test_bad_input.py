@@ -442,6 +442,20 @@ def test_typing_in_sql_equals_normalise_record_for_record(outcome, warehouse):
     assert clean <= typed_in_sql, f"clean records left to Python: {sorted(clean - typed_in_sql)}"
 
 
+@pytest.mark.parametrize("outcome", ENTITIES[:3], ids=IDS[:3], indirect=True)
+def test_validation_in_slices_finds_the_same_records_and_reasons(outcome, warehouse):
+    """GX checks a typed batch a slice at a time; slices of 7 records find what one slice did."""
+    before = outcome.quarantined(warehouse)
+    sliced = pipeline.validate(outcome.shape.entity, outcome.batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY,
+                               slice_rows=7, accepted=True)
+    after = outcome.quarantined(warehouse)
+    loaded = pipeline.load(outcome.shape.entity, outcome.batch_id, warehouse_url=warehouse)
+    assert len(outcome.labels) > 3 * 7
+    assert {s: r for s, (_, r, _) in after.items()} == {s: r for s, (_, r, _) in before.items()}
+    assert sliced["reasons"] == outcome.validated["reasons"]
+    assert (loaded["new_versions"], loaded["core_rows_changed"]) == (0, 0)
+
+
 @pytest.mark.parametrize("outcome", [e for e in ENTITIES if load_spec(e.source).transport["kind"] in ("http", "sql")],
                          ids=[i for e, i in zip(ENTITIES, IDS) if load_spec(e.source).transport["kind"] in ("http", "sql")],
                          indirect=True)

@@ -86,7 +86,7 @@ def _town_resolver(cur) -> TownResolver:
 
 
 def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str,
-             chunk_rows: int = CHUNK_ROWS, runner: SuiteRunner | None = None,
+             chunk_rows: int = CHUNK_ROWS, slice_rows: int = GX_SLICE_ROWS, runner: SuiteRunner | None = None,
              accepted: bool = False, sql_typing: bool = True) -> dict[str, Any]:
     """Type and check the batch: good rows to staging, bad rows to quarantine with reasons.
 
@@ -98,7 +98,8 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
     Raises BatchRejected (after recording why) when a blocking batch-level check fails.
     ``accepted``: the batch was loaded before (a replay); batch checks are recorded but no
     longer block, so a replay never takes back what an earlier load published.
-    ``sql_typing=False`` types every record in Python (tests compare the two).
+    ``sql_typing=False`` types every record in Python, ``slice_rows`` sets how many records GX
+    checks at a time (tests vary both).
     """
     runner = runner or SuiteRunner.for_suite(entity.suite)
     keyer = PartyKeyer(hmac_key)
@@ -125,7 +126,7 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
         conn.commit()                     # commits nothing but this session's temporary tables
         lap("type")
         results: dict[str, CheckResult] = {}
-        for outcome in runner.run(conn, typer.typed_table_name(entity), GX_SLICE_ROWS):
+        for outcome in runner.run(conn, typer.typed_table_name(entity), slice_rows):
             merge_results(results, outcome.results)
             with conn.cursor() as cur:
                 typer.record_failures(cur, outcome.bad_rows)
