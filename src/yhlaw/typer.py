@@ -58,8 +58,12 @@ LOCAL_ZONE = "Asia/Shanghai"
 TYPED_PREFIX = "typed_"
 
 
+def typed_table_name(entity: Entity) -> str:
+    return TYPED_PREFIX + entity.table
+
+
 def typed_table(entity: Entity) -> sql.Composable:
-    return sql.Identifier(TYPED_PREFIX + entity.table)
+    return sql.Identifier(typed_table_name(entity))
 
 
 def town_fields(entity: Entity) -> list[Field]:
@@ -315,17 +319,14 @@ def _prepare_session(cur, entity: Entity, ctx: Context) -> None:
     cur.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(typed))
     cur.execute(sql.SQL("CREATE TEMP TABLE {t} AS SELECT NULL::int AS seq, {cols} FROM {staging} WITH NO DATA").format(
         t=typed, cols=sql.SQL(", ").join(map(sql.Identifier, entity.columns)), staging=loader.staging_table(entity)))
-    cur.execute(sql.SQL("ALTER TABLE pg_temp.{t} ADD PRIMARY KEY (seq), {helpers}, ADD COLUMN _fast boolean").format(
-        t=typed, helpers=sql.SQL(", ").join(
-            sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(c), sql.SQL("boolean" if c in ("_duplicate", "_conflict")
-                                                                          else "text"))
-            for c in helper_columns(entity))))
-    # Wide enough for any value the typing reads: a value out of the column's range is the
-    # suite's to find (amount_out_of_range, count_out_of_range), not a failed insert.
-    for f in entity.fields:
-        if f.type in ("decimal", "integer"):
-            cur.execute(sql.SQL("ALTER TABLE pg_temp.{} ALTER COLUMN {} TYPE {}").format(
-                typed, sql.Identifier(f.name), sql.SQL("numeric" if f.type == "decimal" else "numeric(20)")))
+    helpers = [sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(c), sql.SQL(
+        "boolean" if c in ("_duplicate", "_conflict") else "text")) for c in helper_columns(entity)]
+    # Numbers wide enough for any value the typing reads: a value out of the column's range is
+    # the suite's to find (amount_out_of_range, count_out_of_range), not a failed insert.
+    widened = [sql.SQL("ALTER COLUMN {} TYPE {}").format(sql.Identifier(f.name), sql.SQL(
+        "numeric" if f.type == "decimal" else "numeric(20)")) for f in entity.fields if f.type in ("decimal", "integer")]
+    cur.execute(sql.SQL("ALTER TABLE pg_temp.{} ADD PRIMARY KEY (seq), ADD COLUMN _fast boolean, {}").format(
+        typed, sql.SQL(", ").join(helpers + widened)))
     cur.execute("DROP TABLE IF EXISTS pg_temp.bad_rows")
     cur.execute("CREATE TEMP TABLE bad_rows (seq int PRIMARY KEY, reasons text[], details jsonb)")
     cur.execute("DROP TABLE IF EXISTS pg_temp.town_lookup")
@@ -359,10 +360,6 @@ def _slow_chunks(conn, entity: Entity, batch_id: str, chunk_rows: int) -> Iterab
             if not rows:
                 return
             yield pd.DataFrame(rows, columns=["seq", "payload", "_duplicate", "_conflict"])
-
-
-def typed_table_name(entity: Entity) -> str:
-    return TYPED_PREFIX + entity.table
 
 
 def record_failures(cur, bad_rows: dict[int, list[dict]]) -> None:
