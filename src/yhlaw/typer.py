@@ -47,7 +47,11 @@ _MOMENT_SHAPES = ("0000-00-00T00:00:00+00:00", "0000-00-00T00:00:00-00:00", "000
                   "0000-00-00T00:00:00", "0000-00-00 00:00:00", "0000-00-00")
 _DECIMAL_RE = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
 _INTEGER_RE = r"^-?[0-9]{1,15}$"
-_PARTY_RE = r"^[0-9A-Za-z]{1,64}$"
+# ASCII letters and digits, at most _PARTY_MAX_LENGTH of them: as a length test plus an unbounded
+# class (PostgreSQL's regex engine expands a bounded repeat like {1,64} into that many states:
+# 0.35 s per 100k values instead of 0.05 s).
+_PARTY_RE = r"^[0-9A-Za-z]+$"
+_PARTY_MAX_LENGTH = 64
 # Characters Python's str.strip()/split() may treat as white space, and other invisible ones. A
 # record's text fields are joined by _SEP and checked by one expression: text that begins or
 # ends with one of these, or holds a character mojibake is made of, is left to normalise.
@@ -151,7 +155,8 @@ def field_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Compo
         value = sql.SQL("({t} IN ({tr}))").format(t=t, tr=sql.SQL(", ").join(map(sql.Literal, [*trues, "true"])))
         return ok, value
     if f.type == "party_key":
-        return (sql.SQL("({} AND {} ~ {})").format(string, t, sql.Literal(_PARTY_RE)),
+        return (sql.SQL("({} AND char_length({}) <= {} AND {} ~ {})").format(
+                    string, t, sql.Literal(_PARTY_MAX_LENGTH), t, sql.Literal(_PARTY_RE)),
                 sql.SQL("encode(ext.hmac(convert_to(upper({}), 'UTF8'), (SELECT k FROM pg_temp.pii_key), "
                         "'sha256'), 'hex')").format(t))
     if f.type == "json":
