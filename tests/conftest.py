@@ -147,3 +147,14 @@ def type_both_ways(url: str, entity, batch_id: str) -> tuple[set[int], list[tupl
     assert [r[0] for r in in_sql] == [r[0] for r in in_python]
     diffs = [(a[0], c, x, y) for a, b in zip(in_sql, in_python) for c, x, y in zip(columns, a, b) if x != y]
     return {r[0] for r in in_sql if r[-1]}, diffs
+
+
+def source_keys_stored_and_counted(url: str, batch_id: str) -> tuple[dict, dict]:
+    """The batch's top-level key counts as landing stored them (raw.batch.source_keys) and as
+    counted again from its payloads in raw (what validation did before they were stored)."""
+    from yhlaw.pipeline import _source_keys
+
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT source_keys FROM raw.batch WHERE batch_id = %s", (batch_id,))
+        stored = cur.fetchone()[0]
+        return stored, _source_keys(cur, batch_id, None)

@@ -29,7 +29,7 @@ import pytest
 import requests
 from openpyxl import Workbook
 
-from conftest import type_both_ways
+from conftest import source_keys_stored_and_counted, type_both_ways
 from yhlaw import pipeline
 from yhlaw.extract import FileDropReader, HttpSourceClient, LedgerFileReader, SourceConnection, SourceError
 from yhlaw.load import Spool, land
@@ -440,6 +440,9 @@ def test_typing_in_sql_equals_normalise_record_for_record(outcome, warehouse):
     assert diffs == []
     clean = {seq for seq, label in enumerate(outcome.labels) if label == "clean"}
     assert clean <= typed_in_sql, f"clean records left to Python: {sorted(clean - typed_in_sql)}"
+    # The drift check's key counts, stored at landing, are those of the payloads in raw.
+    stored, counted = source_keys_stored_and_counted(warehouse, outcome.batch_id)
+    assert stored == counted and stored
 
 
 @pytest.mark.parametrize("outcome", ENTITIES[:3], ids=IDS[:3], indirect=True)

@@ -115,12 +115,12 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
     rejection: str | None = None
     with transaction(warehouse_url, connection_factory=LendableConnection) as conn:
         with conn.cursor() as cur:
-            cur.execute("SELECT record_count, interval_start, interval_end FROM raw.batch WHERE batch_id = %s",
-                        (batch_id,))
+            cur.execute("SELECT record_count, interval_start, interval_end, source_keys FROM raw.batch "
+                        "WHERE batch_id = %s", (batch_id,))
             row = cur.fetchone()
             if row is None:
                 raise RuntimeError(f"no landed batch {batch_id}")
-            received, interval_start, interval_end = row
+            received, interval_start, interval_end, source_keys = row
             ctx = Context(_town_resolver(cur), keyer, interval_end=interval_end)
             typed = typer.type_batch(cur, entity, batch_id, ctx, chunk_rows=chunk_rows, sql_typing=sql_typing)
         conn.commit()                     # commits nothing but this session's temporary tables
@@ -137,9 +137,7 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
             loader.clear_batch(cur, entity, batch_id)
             quarantined = typer.publish(cur, entity, batch_id)
             lap("publish_staging_quarantine")
-            cur.execute("SELECT k, count(*) FROM raw.record, jsonb_object_keys(payload) AS k "
-                        "WHERE batch_id = %s AND jsonb_typeof(payload) = 'object' GROUP BY k", (batch_id,))
-            keys_seen = dict(cur.fetchall())
+            keys_seen = _source_keys(cur, batch_id, source_keys)
             cur.execute(
                 """SELECT received FROM (
                        SELECT DISTINCT ON (interval_start) interval_start, received FROM audit.batch
@@ -178,6 +176,16 @@ def validate(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str
                "timings": {k: round(v, 3) for k, v in timings.items()}}
     log.info("validated %s: %s", batch_id, summary)
     return summary
+
+
+def _source_keys(cur, batch_id: str, counted_at_landing: dict[str, int] | None) -> dict[str, int]:
+    """How many of the batch's records carry each top-level key: as counted when it landed, or,
+    for a batch landed before raw.batch.source_keys existed, from its payloads."""
+    if counted_at_landing is not None:
+        return counted_at_landing
+    cur.execute("SELECT k, count(*) FROM raw.record, jsonb_object_keys(payload) AS k "
+                "WHERE batch_id = %s AND jsonb_typeof(payload) = 'object' GROUP BY k", (batch_id,))
+    return dict(cur.fetchall())
 
 
 def _record_results(cur, batch_id: str, results) -> None:
