@@ -20,7 +20,7 @@ def test_bench_smoke_runs_every_part(settings, tmp_path):
         # Nothing lost on the way: every record loaded or quarantined; the COPY baseline copied
         # exactly the rows that reached core.
         assert x["loaded"] + x["quarantined"] == x["records"] and x["quarantined"] > 0
-        assert x["copy_rows"] == x["loaded"]
+        assert x["copy_rows"] == x["loaded"] and x["copy_source_rows"] == x["records"]
         assert x["validate"]["great_expectations"] > 0 and x["rss_mb"] > 0
         assert 0 <= x["typed_in_python"] < x["records"], "the SQL pass typed nothing"
     assert ingest[0]["naive"]["rows"] == 300 and "naive" not in ingest[1]

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo-days", type=int, default=3, help="days of `make demo` to time (0: skip)")
     p.add_argument("--only", help="only these entities, e.g. enforcement.case,courts.case")
     p.add_argument("--out", default=str(bench_docs()), help="where to write the report (markdown)")
-    p.add_argument("--naive-large", default="enforcement.case",
+    p.add_argument("--naive-large", default="",
                    help="entities to run the slow naive baseline for above the smallest size ('' = all)")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("reliability", help="inject every fault kind into every source; reconcile; write docs/reliability.md")
