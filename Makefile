@@ -32,7 +32,7 @@ test: venv
 	$(PY) -m yhlaw setup --test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# Benchmarks (not part of `make test`; ~1 h at the default sizes): docs/benchmarks.md.
+# Benchmarks (not part of `make test`; 40-60 min at the default sizes): docs/benchmarks.md.
 #   make bench BENCH_ARGS="--sizes 100000 --indicator-records 1000000" for a quicker run
 bench: setup
 	$(PY) -m yhlaw bench $(BENCH_ARGS)
