@@ -1,8 +1,8 @@
--- The schema-drift check (validate.batch_checks: missing_source_field, unexpected_source_field)
--- needs how many records of a batch carry each top-level key. The loader counts them while it
+-- The schema-drift checks (validate.batch_checks: schema_missing_fields, schema_extra_fields)
+-- need how many records of a batch carry each top-level key. The loader counts them while it
 -- spools the records, so landing stores them with the batch instead of validation scanning every
--- payload's keys again (about 4 s per million records). Batches landed before this column existed
--- have NULL here and are still counted from raw.record.
+-- payload's keys again (about 3.5 s per million records). Batches landed before this column
+-- existed have NULL here and are still counted from raw.record.
 
 ALTER TABLE raw.batch ADD COLUMN source_keys jsonb;
 COMMENT ON COLUMN raw.batch.source_keys IS
