@@ -197,27 +197,45 @@ def _child(*args: str) -> dict:
 # 1, 2, 4: ingest
 
 
-def copy_baseline(url: str, entity: Entity, batch_id: str) -> tuple[int, float]:
-    """COPY the batch's typed rows (as they reached core) into an unindexed table; time the COPY."""
-    import io
+def _scratch_table(cur, name: str, definition: sql.Composable) -> sql.Composable:
+    """``bench.<name>``, created afresh (unindexed) from ``definition`` (a column list or ``AS …``)."""
+    target = sql.Identifier("bench", name)
+    cur.execute("CREATE SCHEMA IF NOT EXISTS bench")
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+    cur.execute(sql.SQL("CREATE TABLE {} {}").format(target, definition))
+    return target
 
-    cols = sql.SQL(", ").join(map(sql.Identifier, entity.columns))
+
+def _like_core(entity: Entity) -> sql.Composable:
+    return sql.SQL("AS SELECT {} FROM {} WITH NO DATA").format(
+        sql.SQL(", ").join(map(sql.Identifier, entity.columns)), sql.Identifier("core", f"{entity.table}_version"))
+
+
+def _timed_copy(url: str, name: str, definition: sql.Composable, columns: list[str], csv_text) -> tuple[int, float]:
+    """COPY CSV into a scratch table; return the rows copied and the seconds of the COPY alone."""
     with transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS bench")
-        target = sql.Identifier("bench", f"copy_{entity.table}")
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        cur.execute(sql.SQL("CREATE TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
-            target, cols, sql.Identifier("core", f"{entity.table}_version")))
-        buf = io.StringIO()
-        cur.copy_expert(sql.SQL("COPY (SELECT {} FROM {} WHERE batch_id = {}) TO STDOUT WITH (FORMAT csv)").format(
-            cols, sql.Identifier("core", f"{entity.table}_version"), sql.Literal(batch_id)).as_string(cur), buf)
-        buf.seek(0)
+        target = _scratch_table(cur, name, definition)
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, columns))).as_string(cur)
         t0 = time.perf_counter()
-        cur.copy_expert(sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(target, cols).as_string(cur), buf)
+        cur.copy_expert(stmt, csv_text)
         elapsed = time.perf_counter() - t0
         rows = cur.rowcount
         cur.execute(sql.SQL("DROP TABLE {}").format(target))
     return rows, elapsed
+
+
+def copy_baseline(url: str, entity: Entity, batch_id: str) -> tuple[int, float]:
+    """COPY the batch's typed rows (as they reached core) into an unindexed table; time the COPY."""
+    import io
+
+    buf = io.StringIO()
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.copy_expert(sql.SQL("COPY (SELECT {} FROM {} WHERE batch_id = {}) TO STDOUT WITH (FORMAT csv)").format(
+            sql.SQL(", ").join(map(sql.Identifier, entity.columns)), sql.Identifier("core", f"{entity.table}_version"),
+            sql.Literal(batch_id)).as_string(cur), buf)
+    buf.seek(0)
+    return _timed_copy(url, f"copy_{entity.table}", _like_core(entity), entity.columns, buf)
 
 
 def copy_source_baseline(url: str, path: Path) -> tuple[int, float]:
@@ -226,28 +244,16 @@ def copy_source_baseline(url: str, path: Path) -> tuple[int, float]:
     which landing raw does before anything is typed."""
     import io
 
+    from yhlaw.load import csv_quoted
+
     with path.open(encoding="utf-8") as f:
-        buf = io.StringIO("".join('"' + line.rstrip("\n").replace('"', '""') + '"\n' for line in f))
-    with transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS bench")
-        cur.execute("DROP TABLE IF EXISTS bench.copy_source")
-        cur.execute("CREATE TABLE bench.copy_source (payload jsonb)")
-        t0 = time.perf_counter()
-        cur.copy_expert("COPY bench.copy_source (payload) FROM STDIN WITH (FORMAT csv)", buf)
-        elapsed = time.perf_counter() - t0
-        rows = cur.rowcount
-        cur.execute("DROP TABLE bench.copy_source")
-    return rows, elapsed
+        buf = io.StringIO("".join(csv_quoted(line.rstrip("\n")) + "\n" for line in f))
+    return _timed_copy(url, "copy_source", sql.SQL("(payload jsonb)"), ["payload"], buf)
 
 
 def naive_table(url: str, entity: Entity) -> str:
     with transaction(url) as conn, conn.cursor() as cur:
-        cur.execute("CREATE SCHEMA IF NOT EXISTS bench")
-        target = sql.Identifier("bench", f"naive_{entity.table}")
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        cur.execute(sql.SQL("CREATE TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
-            target, sql.SQL(", ").join(map(sql.Identifier, entity.columns)),
-            sql.Identifier("core", f"{entity.table}_version")))
+        _scratch_table(cur, f"naive_{entity.table}", _like_core(entity))
         cur.execute("GRANT ALL ON ALL TABLES IN SCHEMA bench TO etl")
         cur.execute("GRANT USAGE ON SCHEMA bench TO etl")
     return f"bench.naive_{entity.table}"

@@ -46,7 +46,11 @@ def lock_entity(cur, entity: Entity) -> None:
 
 # One encoder for every record: json.dumps with options builds a new encoder per call.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_QUOTE, _QUOTE_TWICE = '"', '""'
+
+
+def csv_quoted(text: str) -> str:
+    """``text`` as one quoted CSV field for COPY (its quotes doubled)."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 class Spool(PageSink):
@@ -72,7 +76,7 @@ class Spool(PageSink):
             payload = _dumps(item)
             md5 = hashlib.md5(payload.encode()).hexdigest()
             self._digest.update(md5.encode())
-            lines.append(f'{self.count},"{payload.replace(_QUOTE, _QUOTE_TWICE)}",{md5}\n')
+            lines.append(f"{self.count},{csv_quoted(payload)},{md5}\n")
             self.count += 1
             if isinstance(item, dict):
                 self.keys_seen.update(item.keys())
