@@ -2,6 +2,11 @@
 
 Nothing here is mocked. If PostgreSQL is not reachable the session fails with the same
 message a user gets from ``make setup`` (it never skips).
+
+Two tiers: a test that uses any fixture below that starts or reaches a service, or sits in a
+module marked ``stack``, is marked ``stack``; ``make test-unit`` runs the rest
+(``-m "not stack"``) with the warehouse pointed at a dead port, so a unit test that reaches for
+a service fails there.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import datetime, timedelta
 import pendulum
 import pytest
 
-from yhlaw.settings import Settings
+from yhlaw_dev.world import DevSettings as Settings
 from yhlaw.warehouse import transaction
 
 TZ = "Asia/Shanghai"
@@ -24,6 +29,16 @@ SIM_ENV = {"SIM_SLOW_SECONDS": "2.5", "SIM_TOKEN_TTL": "600"}
 TEST_SIM_BASE_PORT = int(os.environ.get("TEST_SIM_BASE_PORT", "18801"))
 
 
+# Fixtures that start or reach a service (PostgreSQL, the simulators, Airflow's metadata DB).
+STACK_FIXTURES = {"warehouse", "db", "sims", "sim", "airflow", "dags", "ingest_dag", "source_db", "world"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if STACK_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings.from_env(test=True)
@@ -32,7 +47,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def warehouse(settings) -> str:
     """A freshly created, migrated test warehouse; yields the etl role's URL."""
-    from yhlaw.runtime import prepare_warehouse
+    from yhlaw.bootstrap import prepare_warehouse
 
     prepare_warehouse(settings, recreate=True)
     return settings.warehouse_url
@@ -43,8 +58,8 @@ def sims(settings):
     """One real simulator process per source spec."""
     from dataclasses import replace
 
-    from yhlaw.runtime import simulators
-    from yhlaw.spec import simulated_sources
+    from yhlaw_dev.stack import simulators
+    from yhlaw_dev.sim import simulated_sources
 
     # The simulated world starts empty: no files delivered by an earlier session.
     for source in simulated_sources():
@@ -71,9 +86,9 @@ def airflow(settings, warehouse, sims):
     """Airflow configured for the test warehouse and simulators (env connections)."""
     import json
 
-    from yhlaw.runtime import prepare_airflow
+    from yhlaw.bootstrap import prepare_airflow
 
-    prepare_airflow(settings, {s: sim.url for s, sim in sims.items()})
+    prepare_airflow(settings, settings.airflow_environment({s: sim.url for s, sim in sims.items()}))
     for source in sims:
         conn = json.loads(os.environ[source_connection_env(source)])
         extra = {**json.loads(conn.get("extra") or "{}"), "timeout_seconds": CLIENT_TIMEOUT, "backoff_seconds": 0.05}
@@ -84,7 +99,7 @@ def airflow(settings, warehouse, sims):
 
 @pytest.fixture(scope="session")
 def dags(airflow, sims):
-    from yhlaw.runtime import load_dag
+    from yhlaw_dev.stack import load_dag
 
     return {s: load_dag(f"ingest_{s}") for s in sims}
 
@@ -110,7 +125,7 @@ def run_day(dag, sim, start: datetime, *, retries_allowed: bool = False) -> str:
     Returns the run's state. Unless ``retries_allowed``, every task must have succeeded or
     failed at its first try: transient faults are the extraction client's to absorb.
     """
-    from yhlaw.runtime import run_dag_for_interval, run_state, task_tries
+    from yhlaw_dev.stack import run_dag_for_interval, run_state, task_tries
 
     end = start + timedelta(days=1)
     sim.set_clock(end + timedelta(hours=1))
@@ -127,20 +142,20 @@ def type_both_ways(url: str, entity, batch_id: str) -> tuple[set[int], list[tupl
     every difference between the two typed tables, as (seq, column, in SQL, in Python)."""
     from psycopg2 import sql
 
-    from yhlaw import pipeline, typer
+    from yhlaw import conform, pipeline
     from yhlaw.normalise import Context
     from yhlaw.pii import PartyKeyer
 
-    columns = ["seq", *entity.columns, *typer.helper_columns(entity)]
+    columns = ["seq", *entity.columns, *conform.helper_columns(entity)]
     tables = []
     for sql_typing in (True, False):
         with transaction(url) as conn, conn.cursor() as cur:
             cur.execute("SELECT interval_end FROM raw.batch WHERE batch_id = %s", (batch_id,))
             interval_end = cur.fetchone()[0]
             ctx = Context(pipeline._town_resolver(cur), PartyKeyer("test key"), interval_end=interval_end)
-            typer.type_batch(cur, entity, batch_id, ctx, chunk_rows=1000, sql_typing=sql_typing)
+            conform.type_batch(cur, entity, batch_id, ctx, chunk_rows=1000, sql_typing=sql_typing)
             cur.execute(sql.SQL("SELECT {}, _fast FROM pg_temp.{} ORDER BY seq").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns)), typer.typed_table(entity)))
+                sql.SQL(", ").join(map(sql.Identifier, columns)), conform.typed_table(entity)))
             tables.append(cur.fetchall())
             conn.rollback()
     in_sql, in_python = tables

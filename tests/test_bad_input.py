@@ -31,8 +31,8 @@ from openpyxl import Workbook
 
 from conftest import source_keys_stored_and_counted, type_both_ways
 from yhlaw import pipeline
-from yhlaw.extract import FileDropReader, HttpSourceClient, LedgerFileReader, SourceConnection, SourceError
-from yhlaw.load import Spool, land
+from yhlaw.readers import FileDropReader, HttpSourceClient, LedgerFileReader, SourceConnection, SourceError
+from yhlaw.store import Spool, land
 from yhlaw.normalise import DEFAULT_MAX_TEXT_LENGTH, HELPER_COLUMNS, Context, TownResolver, normalise
 from yhlaw.pii import PartyKeyer
 from yhlaw.spec import Entity, Field, load_spec, source_names
@@ -324,7 +324,7 @@ def warehouse(settings) -> str:
     tests' batches in the session's test warehouse."""
     from dataclasses import replace
 
-    from yhlaw.runtime import prepare_warehouse
+    from yhlaw.bootstrap import prepare_warehouse
     from yhlaw.settings import with_database
 
     own = replace(settings, warehouse_url=with_database(settings.warehouse_url, "yuhang_law_badinput_test"))
@@ -354,8 +354,8 @@ def outcome(request, warehouse) -> Outcome:
         keys = {c.name: str(get(c.records[0], shape.key_field)) if isinstance(c.records[0], dict) else None
                 for c in cases}
         batch_id = land_batch(warehouse, entity, records, interval_of(shape))
-        validated = pipeline.validate(entity, batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY)
-        loaded = pipeline.load(entity, batch_id, warehouse_url=warehouse)
+        validated = pipeline.validate_batch(entity, batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+        loaded = pipeline.load_batch(entity, batch_id, warehouse_url=warehouse)
         _OUTCOMES[key] = Outcome(shape, batch_id, labels, expected, keys, validated, loaded)
     return _OUTCOMES[key]
 
@@ -449,10 +449,10 @@ def test_typing_in_sql_equals_normalise_record_for_record(outcome, warehouse):
 def test_validation_in_slices_finds_the_same_records_and_reasons(outcome, warehouse):
     """GX checks a typed batch a slice at a time; slices of 7 records find what one slice did."""
     before = outcome.quarantined(warehouse)
-    sliced = pipeline.validate(outcome.shape.entity, outcome.batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY,
+    sliced = pipeline.validate_batch(outcome.shape.entity, outcome.batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY,
                                slice_rows=7, accepted=True)
     after = outcome.quarantined(warehouse)
-    loaded = pipeline.load(outcome.shape.entity, outcome.batch_id, warehouse_url=warehouse)
+    loaded = pipeline.load_batch(outcome.shape.entity, outcome.batch_id, warehouse_url=warehouse)
     assert len(outcome.labels) > 3 * 7
     assert {s: r for s, (_, r, _) in after.items()} == {s: r for s, (_, r, _) in before.items()}
     assert sliced["reasons"] == outcome.validated["reasons"]
@@ -500,7 +500,7 @@ def test_a_required_column_missing_from_the_whole_batch_rejects_it_naming_field_
         records.append(rec)
     batch_id = land_batch(warehouse, entity, records, (start + timedelta(days=7), end + timedelta(days=7)))
     with pytest.raises(pipeline.BatchRejected) as err:
-        pipeline.validate(entity, batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+        pipeline.validate_batch(entity, batch_id, warehouse_url=warehouse, hmac_key=HMAC_KEY)
     message = str(err.value)
     assert f"batch {batch_id} rejected" in message
     assert "schema_drift (schema_missing_fields)" in message
@@ -660,11 +660,11 @@ def test_court_files_with_wrong_encodings_and_excel_dates_through_reader_and_pip
     _deliver(tmp_path, "cases_20220301.xlsx", _xlsx([header, *excel]), rows=20, fmt="xlsx",
              delivered=datetime(2022, 3, 2, 8, tzinfo=TZ))
     window = pipeline.window_for("courts", datetime(2022, 3, 2, tzinfo=TZ), datetime(2022, 3, 3, tzinfo=TZ))
-    extracted = pipeline.extract(entity, window, warehouse_url=warehouse,
+    extracted = pipeline.extract_batch(entity, window, warehouse_url=warehouse,
                                  connection=SourceConnection("fs", "", None, "", "", "", (("path", str(tmp_path)),)))
     assert extracted["received"] == 60 and extracted["extract"]["retries"] == {"encoding_mismatch": 1}
-    pipeline.validate(entity, extracted["batch_id"], warehouse_url=warehouse, hmac_key=HMAC_KEY)
-    counts = pipeline.load(entity, extracted["batch_id"], warehouse_url=warehouse)
+    pipeline.validate_batch(entity, extracted["batch_id"], warehouse_url=warehouse, hmac_key=HMAC_KEY)
+    counts = pipeline.load_batch(entity, extracted["batch_id"], warehouse_url=warehouse)
     got = {k: set(r) for k, r, _ in quarantined(warehouse, extracted["batch_id"])}
     assert got == {"(2022)浙0110民初22号": {"mojibake_text"}, "(2022)浙0110民初23号": {"mojibake_text"},
                    "(2022)浙0110民初24号": {"unknown_town", "mojibake_text"},

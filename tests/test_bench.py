@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yhlaw import bench
+from yhlaw_dev import bench
+import pytest
+
+# Reaches PostgreSQL (and starts simulators) itself: the full tier only.
+pytestmark = pytest.mark.stack
 
 
 def test_bench_smoke_runs_every_part(settings, tmp_path):

@@ -20,8 +20,14 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 import yhlaw.settings as settings_mod
-from yhlaw.settings import SECRET_NAMES, Settings
-from yhlaw.spec import load_spec, simulated_sources, source_names
+import yhlaw_dev.world as world_mod
+from yhlaw.settings import SECRET_NAMES as PLATFORM_SECRETS
+from yhlaw.spec import load_spec, source_names
+from yhlaw_dev.sim import sim_port, simulated_sources
+from yhlaw_dev.world import SIM_SECRET_NAMES
+from yhlaw_dev.world import DevSettings as Settings
+
+SECRET_NAMES = (*PLATFORM_SECRETS, *SIM_SECRET_NAMES)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -157,7 +163,7 @@ def dockerfile() -> str:
 def simulator_ports() -> dict[str, int]:
     """source -> the port the local path gives its simulator (the spec's, at the default base)."""
     base = 8801  # the default of SIM_BASE_PORT (yhlaw.settings)
-    return {name: load_spec(name).sim_port(base) for name in simulated_sources()}
+    return {name: sim_port(name, base) for name in simulated_sources()}
 
 
 def test_every_service_has_an_image_and_the_stack_is_complete(raw_compose):
@@ -168,8 +174,14 @@ def test_every_service_has_an_image_and_the_stack_is_complete(raw_compose):
         assert svc.get("image") or svc.get("build"), f"service {name} has neither image nor build"
     built = {name: (svc["build"], svc.get("image")) for name, svc in services.items() if "build" in svc}
     assert set(built) == AIRFLOW_SERVICES | {f"simulator-{s}" for s in simulated_sources()}
-    assert len({json.dumps(b, sort_keys=True) for b in built.values()}) == 1, \
-        f"Airflow and simulators must share one image: {built}"
+    # Airflow runs the platform stage (no harness); the simulators their own stage of the same build.
+    stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
+    for name, (build, image) in built.items():
+        want = "simulators" if name.startswith("simulator-") else "platform"
+        assert build == {"context": ".", "target": want}, f"{name}: build {build}"
+        assert want in stages, f"the Dockerfile has no stage {want}: {stages}"
+    assert len({image for name, (_, image) in built.items() if name in AIRFLOW_SERVICES}) == 1, built
+    assert len({image for name, (_, image) in built.items() if name.startswith("simulator-")}) == 1, built
 
 
 def test_every_variable_is_in_env_example_and_nothing_else(raw_compose, example_env):
@@ -201,10 +213,14 @@ def test_secrets_are_required_never_defaulted(raw_compose, example_env):
 def test_connections_are_the_ones_settings_produce(compose, example_env, monkeypatch):
     services = compose["services"]
     common = environment(services["airflow-scheduler"])
-    monkeypatch.setattr(settings_mod, "local_secrets", lambda: {n: example_env[n] for n in SECRET_NAMES})
+    def example_secrets(names=PLATFORM_SECRETS):
+        return {n: example_env[n] for n in names}
+
+    monkeypatch.setattr(settings_mod, "local_secrets", example_secrets)
+    monkeypatch.setattr(world_mod, "local_secrets", example_secrets)
     monkeypatch.setenv("SIM_CLIENT_ID", example_env["SIM_CLIENT_ID"])
     monkeypatch.setenv("SIM_DROP_ROOT", common["SIM_DROP_ROOT"])
-    monkeypatch.setenv("LEDGER_DIR", "/opt/yhlaw/reference/ledgers")
+    monkeypatch.setenv("LEDGER_DIR", "/opt/yhlaw/include/reference/ledgers")
     settings = Settings(warehouse_url=common["WAREHOUSE_URL"], admin_user="postgres",
                         sim_host="unused", sim_base_port=8801, airflow_home=Path("/opt/airflow"))
     sim_urls = {s: f"http://simulator-{s}:{port}" for s, port in simulator_ports().items()}
@@ -231,7 +247,7 @@ def test_connections_are_the_ones_settings_produce(compose, example_env, monkeyp
 
 
 def test_one_simulator_per_source_spec(compose, example_env):
-    from yhlaw.sim.__main__ import build_parser
+    from yhlaw_dev.sim.__main__ import build_parser
 
     services = compose["services"]
     sims = {n for n in services if n.startswith("simulator-")}
@@ -240,7 +256,7 @@ def test_one_simulator_per_source_spec(compose, example_env):
     for source, port in simulator_ports().items():
         svc = services[f"simulator-{source}"]
         cmd = command(svc)
-        assert cmd[:3] == ["python", "-m", "yhlaw.sim"], cmd
+        assert cmd[:3] == ["python", "-m", "yhlaw_dev.sim"], cmd
         args = build_parser().parse_args(cmd[3:])  # the simulator's own CLI accepts it
         assert (args.command, args.source, args.host, args.port) == ("serve", source, "0.0.0.0", port)
         assert f"127.0.0.1:{port}/healthz" in " ".join(svc["healthcheck"]["test"])
@@ -272,7 +288,8 @@ def test_one_simulator_per_source_spec(compose, example_env):
 
 def test_dockerfile_base_matches_the_lock_and_python(dockerfile):
     froms = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
-    assert len(froms) == 1, froms
+    # One base image; later stages build on the platform stage.
+    assert froms[1:] == ["platform"] * (len(froms) - 1), froms
     m = re.fullmatch(r"apache/airflow:(?P<airflow>[\w.]+)-python(?P<python>\d+\.\d+)", froms[0])
     assert m, f"unexpected base image {froms[0]}"
     lock = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.lock").read_text(), re.MULTILINE)
@@ -296,9 +313,14 @@ def test_dockerfile_installs_the_lock_and_the_project_where_settings_look(docker
     workdirs = re.findall(r"^WORKDIR\s+(\S+)", dockerfile, re.MULTILINE)
     assert home.group(1) in workdirs, "the project is not copied into YHLAW_HOME"
     # Everything the package reads relative to PROJECT_ROOT, and what `pip install .` needs.
-    for needed in ("requirements.lock", "pyproject.toml", "src", "sql", "expectations", "reference", "dags"):
+    for needed in ("requirements.lock", "pyproject.toml", "include", "sql", "expectations", "dags", "plugins"):
         assert needed in copied, f"the Dockerfile does not copy {needed}"
         assert (ROOT / needed).exists()
+    # The platform stage never copies the development harness; only the simulators stage does.
+    platform_stage = dockerfile.split("FROM platform AS simulators")[0]
+    platform_copies = {c.rstrip("/") for c in re.findall(r"^COPY(?:\s+--\S+)*\s+(\S+)", platform_stage, re.MULTILINE)}
+    assert "include" in platform_copies and "devtools" not in platform_copies, platform_copies
+    assert "devtools" in copied
     for name in AIRFLOW_SERVICES:
         env = environment(compose["services"][name])
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == home.group(1) + "/dags"
@@ -366,7 +388,7 @@ def test_init_runs_real_entry_points(compose):
     assert code, script
     tree = ast.parse(code.group(1))
     imports = [(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
-    assert ("yhlaw.runtime", "prepare_warehouse") in imports
+    assert ("yhlaw.bootstrap", "prepare_warehouse") in imports
     for module, attr in imports:
         assert hasattr(importlib.import_module(module), attr), f"{module}.{attr} does not exist"
     for name, svc in compose["services"].items():

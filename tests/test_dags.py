@@ -38,7 +38,7 @@ def test_dag_files_import_without_errors_or_io(airflow, no_io):
 
 
 def test_ingest_dag_shape_follows_the_spec(airflow):
-    from yhlaw.runtime import load_dag
+    from yhlaw_dev.stack import load_dag
 
     for source in source_names():
         dag = load_dag(f"ingest_{source}")
@@ -52,7 +52,9 @@ def test_ingest_dag_shape_follows_the_spec(airflow):
 
 
 def test_indicator_dag_runs_on_every_core_asset_and_daily(airflow):
-    from yhlaw.runtime import load_dag
+    from yhlaw.assets import warehouse_location
+    from yhlaw.dag_factory import REFERENCE_TABLES
+    from yhlaw_dev.stack import load_dag
 
     dag = load_dag("compute_indicators")
     timetable = dag.timetable
@@ -61,7 +63,12 @@ def test_indicator_dag_runs_on_every_core_asset_and_daily(airflow):
     produced = {f"core.{e.table}" for s in source_names() for e in load_spec(s).entities.values()}
     watched = {a.name for a in timetable.asset_condition.objects}   # AssetAny: any one of them
     assert type(timetable.asset_condition).__name__ == "AssetAny"
-    assert watched == produced | {"core.reference"}
+    # Every core table an ingest publishes, and the reference tables (population is a denominator).
+    assert watched == produced | {f"core.{t}" for t in REFERENCE_TABLES}
+    # URIs in the postgres provider's form, naming this environment's warehouse database.
+    host, port, database = warehouse_location()
+    assert {a.uri for a in timetable.asset_condition.objects} == {
+        f"postgres://{host}:{port}/{database}/{name.replace('.', '/')}" for name in watched}
     assert dag.max_active_runs == 1
 
 

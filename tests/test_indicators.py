@@ -1,7 +1,7 @@
 """The indicator engine against a small hand-built dataset whose every value is worked out
 below by hand (comments show the arithmetic), in a warehouse of its own.
 
-Records go in through the real loader (staging -> loader.merge), as batches, so the engine's
+Records go in through the real loader (staging -> store.merge), as batches, so the engine's
 incremental path sees exactly what it sees in production. Towns: A = 五常街道, B = 仁和街道;
 the other ten 镇街 have no records. Months: January and February 2022 (first quarter).
 """
@@ -18,7 +18,7 @@ import pytest
 from psycopg2 import sql
 
 from yhlaw import indicators as ind
-from yhlaw import load as loader
+from yhlaw import store
 from yhlaw.settings import PROJECT_ROOT, with_database
 from yhlaw.spec import load_spec
 from yhlaw.warehouse import transaction
@@ -33,7 +33,7 @@ N_TOWNS = 12
 
 def pop(year: int, town: str | None = None) -> int:
     """Resident population from reference/population.csv (the district: the sum of its towns)."""
-    rows = list(csv.DictReader((PROJECT_ROOT / "reference" / "population.csv").open(encoding="utf-8")))
+    rows = list(csv.DictReader((PROJECT_ROOT / "include" / "reference" / "population.csv").open(encoding="utf-8")))
     return sum(int(r["population"]) for r in rows if int(r["year"]) == year
                and (r["town_code"] == town if town else r["town_code"] != DISTRICT))
 
@@ -166,7 +166,7 @@ class Deliveries:
 
     def deliver(self, source: str, entity_name: str, rows: list[dict], interval_start: datetime,
                 updated_at: datetime | None = None) -> str:
-        """One batch: raw + audit rows, validated rows into staging, then loader.merge."""
+        """One batch: raw + audit rows, validated rows into staging, then store.merge."""
         entity = load_spec(source).entities[entity_name]
         self.n += 1
         batch_id = f"test.{source}.{entity_name}.{self.n}"
@@ -185,16 +185,16 @@ class Deliveries:
                 values = {"batch_id": batch_id, "record_hash": f"h{self.n}", "source_updated_at": updated_at,
                           "source_file": "test.csv", "delivered_at": updated_at, **r}
                 cur.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    loader.staging_table(entity), sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    store.staging_table(entity), sql.SQL(", ").join(map(sql.Identifier, cols)),
                     sql.SQL(", ").join(sql.Placeholder() * len(cols))), [values.get(c) for c in cols])
-            loader.merge(conn, entity, batch_id)
+            store.merge(conn, entity, batch_id)
         return batch_id
 
 
 @pytest.fixture(scope="module")
 def world(settings):
     """A warehouse of its own (the shared test warehouse holds the simulators' data)."""
-    from yhlaw.runtime import prepare_warehouse
+    from yhlaw.bootstrap import prepare_warehouse
 
     mp = pytest.MonkeyPatch()
     mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)

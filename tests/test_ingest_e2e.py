@@ -19,9 +19,10 @@ from psycopg2 import sql
 from conftest import (TEST_SIM_BASE_PORT, day, run_day, source_connection_env, source_keys_stored_and_counted,
                       type_both_ways)
 from yhlaw.pipeline import window_for
-from yhlaw.reliability import (ERROR_DIRT, api_name, instant, reconcile_interval, simulator_faults,
+from yhlaw_dev.reliability import (ERROR_DIRT, api_name, instant, reconcile_interval, simulator_faults,
                                transport_kind, version_stamps)
-from yhlaw.spec import load_spec, simulated_sources
+from yhlaw.spec import load_spec
+from yhlaw_dev.sim import simulated_sources
 from yhlaw.warehouse import table_checksum, transaction
 
 SOURCES = simulated_sources()
@@ -47,7 +48,7 @@ def core_checksums(url: str, sources=SOURCES) -> dict[str, tuple[int, str]]:
 
 
 def check_against_truth(url: str, sim, entity, start, truth=None) -> dict[str, int]:
-    """The one oracle (yhlaw.reliability.reconcile_interval): every record version the source
+    """The one oracle (yhlaw_dev.reliability.reconcile_interval): every record version the source
     served for this run's window is in core, or in quarantine with the reason its dirt calls
     for; counts reconcile exactly; core holds no version the source did not serve."""
     r = reconcile_interval(url, sim, entity, start, truth=truth)
@@ -258,7 +259,7 @@ def test_rows_changing_during_the_read_lose_nothing(source, dags, sims, warehous
     # Twelve more hours of the world arrive gradually, from the moment the run starts.
     mover = threading.Thread(target=sim.admin, args=("PUT", "/_sim/clock",
                              {"now": (end + timedelta(hours=13)).isoformat(), "gradual_seconds": 4}))
-    from yhlaw.runtime import run_dag_for_interval, run_state
+    from yhlaw_dev.stack import run_dag_for_interval, run_state
     mover.start()
     assert run_state(run_dag_for_interval(dags[source], end)) == "success"
     mover.join()
@@ -275,7 +276,7 @@ def test_rows_changing_during_the_read_lose_nothing(source, dags, sims, warehous
 
 def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest_dag, settings, warehouse):
     """Blocking batch check: the run fails (no retry), raw keeps the batch, core is unchanged."""
-    from yhlaw.runtime import simulator
+    from yhlaw_dev.stack import simulator
 
     before = core_checksums(warehouse)
     env = source_connection_env("enforcement")
@@ -337,11 +338,11 @@ def test_ledgers_and_indicators_through_airflow(airflow, warehouse, tmp_path, mo
     import shutil
 
     from yhlaw import indicators
-    from yhlaw.runtime import load_dag, run_dag_for_interval, run_state
+    from yhlaw_dev.stack import load_dag, run_dag_for_interval, run_state
     from yhlaw.settings import PROJECT_ROOT
 
     for name in ("staffing.csv", "publicity_sites.csv"):
-        shutil.copy(PROJECT_ROOT / "reference" / "ledgers" / name, tmp_path / name)
+        shutil.copy(PROJECT_ROOT / "include" / "reference" / "ledgers" / name, tmp_path / name)
     bad_staffing = [["2023Q4-BAD-1", "2023-12-31", "YH-ZHZF", "600", "10", "12", "5", "2024-01-05 10:00:00"],
                     ["2023Q4-BAD-2", "2023-12-31", "YH-SCJG", "150", "十二", "3", "5", "2024-01-05 10:00:00"],
                     ["2023Q4-BAD-3", "2023-12-31", "YH-NOPE", "150", "120", "3", "5", "2024-01-05 10:00:00"]]
@@ -397,7 +398,7 @@ def test_quarantined_records_are_replayed_after_a_fix_idempotently(airflow, ware
     from yhlaw import indicators
     from yhlaw.normalise import get_path
     from yhlaw.pipeline import replay
-    from yhlaw.runtime import load_dag, run_state
+    from yhlaw_dev.stack import load_dag, run_state
 
     with transaction(warehouse) as conn, conn.cursor() as cur:
         cur.execute("""SELECT source, entity, batch_id, seq, record_key, payload FROM quarantine.record

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from openpyxl import Workbook
 
-from yhlaw.extract import FileDropReader, SourceConnection, SourceError, SqlSourceReader
-from yhlaw.load import Spool
+from yhlaw.readers import FileDropReader, SourceConnection, SourceError, SqlSourceReader
+from yhlaw.store import Spool
 from yhlaw.settings import with_database
 from yhlaw.warehouse import connect
 
@@ -119,10 +119,10 @@ def source_db(settings, tmp_path):
 def test_sql_reader_reads_the_window_as_json_ready_records(source_db, monkeypatch):
     from urllib.parse import urlsplit
 
-    import yhlaw.settings
+    import yhlaw.paths
 
     url, query = source_db
-    monkeypatch.setattr(yhlaw.settings, "PROJECT_ROOT", query.parent)
+    monkeypatch.setattr(yhlaw.paths, "PROJECT_ROOT", query.parent)
     u = urlsplit(url)
     conn = SourceConnection("postgres", u.hostname, u.port, u.path.lstrip("/"), u.username, "", ())
     sink = ListSink()

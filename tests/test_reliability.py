@@ -10,10 +10,14 @@ import subprocess
 import sys
 from datetime import datetime
 
-from yhlaw.reliability import WAREHOUSE_FAULTS, plan, source_faults, transport_kind
+from yhlaw_dev.reliability import WAREHOUSE_FAULTS, plan, source_faults, transport_kind
 from yhlaw.settings import Settings, with_database
-from yhlaw.spec import simulated_sources
+from yhlaw_dev.sim import simulated_sources
 from yhlaw.warehouse import transaction
+import pytest
+
+# Reaches PostgreSQL (and starts simulators) itself: the full tier only.
+pytestmark = pytest.mark.stack
 
 DATABASE = "yuhang_law_reliability_test"
 

@@ -9,7 +9,11 @@ import re
 import subprocess
 
 from yhlaw.pii import PartyKeyer, normalise_identifier
-from yhlaw.settings import PROJECT_ROOT, SECRET_NAMES
+from yhlaw.settings import PROJECT_ROOT
+from yhlaw.settings import SECRET_NAMES as PLATFORM_SECRETS
+from yhlaw_dev.world import SIM_SECRET_NAMES
+
+SECRET_NAMES = (*PLATFORM_SECRETS, *SIM_SECRET_NAMES)
 
 SECRET_PATTERNS = {
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),

@@ -18,20 +18,20 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw.sim import framework
-from yhlaw.sim.courts import CASE_HEADERS, DISHONEST_HEADERS, CourtExports
-from yhlaw.sim.framework import CST, TOWNS, to_iso
-from yhlaw.sim.server import Settings, SettingsError, create_app
+from yhlaw_dev.sim import framework
+from yhlaw_dev.sim.courts import CASE_HEADERS, DISHONEST_HEADERS, CourtExports
+from yhlaw_dev.sim.framework import CST, TOWNS, to_iso
+from yhlaw_dev.sim.server import SimulatorConfig, SimulatorConfigError, create_app
 
 ADMIN = {"X-Sim-Admin": "test-admin-token"}
 START = datetime(2022, 3, 1, tzinfo=CST)
 
 
-def settings(drop: Path, **overrides) -> Settings:
+def settings(drop: Path, **overrides) -> SimulatorConfig:
     base = dict(source="courts", drop_dir=str(drop), admin_token=ADMIN["X-Sim-Admin"], court_cases_per_day=20,
                 start_date=date(2022, 3, 1), end_date=date(2022, 4, 30), now=START, half_written_seconds=0.4,
                 system_tick_seconds=0)
-    return Settings(**{**base, **overrides})
+    return SimulatorConfig(**{**base, **overrides})
 
 
 def make_client(drop: Path, **overrides) -> TestClient:
@@ -77,9 +77,9 @@ def drop(tmp_path_factory):
 
 
 def test_settings_and_endpoints(tmp_path):
-    Settings(source="courts", drop_dir=str(tmp_path)).validate()  # no SIM_CLIENT_SECRET needed
-    with pytest.raises(SettingsError, match="SIM_DROP_DIR"):
-        Settings(source="courts").validate()
+    SimulatorConfig(source="courts", drop_dir=str(tmp_path)).validate()  # no SIM_CLIENT_SECRET needed
+    with pytest.raises(SimulatorConfigError, match="SIM_DROP_DIR"):
+        SimulatorConfig(source="courts").validate()
     client = make_client(tmp_path / "new")
     assert (tmp_path / "new").is_dir() and not list((tmp_path / "new").iterdir())  # nothing due yet
     assert client.get("/healthz").json() == {"status": "ok", "source": "courts"}

@@ -13,9 +13,9 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw.sim.framework import CST, FAULT_KINDS, TOWNS, id_card_check, to_iso, uscc_check
-from yhlaw.sim.legal_services import DIRT_DEFAULTS, STAGES
-from yhlaw.sim.server import Settings, create_app
+from yhlaw_dev.sim.framework import CST, FAULT_KINDS, TOWNS, id_card_check, to_iso, uscc_check
+from yhlaw_dev.sim.legal_services import DIRT_DEFAULTS, STAGES
+from yhlaw_dev.sim.server import SimulatorConfig, create_app
 
 SECRET = "test-secret-not-real"
 ADMIN = {"X-Sim-Admin": "test-admin-token"}
@@ -28,7 +28,7 @@ def make_client(**overrides) -> TestClient:
     base = dict(source="legal_services", client_secret=SECRET, admin_token=ADMIN["X-Sim-Admin"],
                 services_per_day=40, start_date=date(2022, 1, 15), end_date=date(2022, 12, 31), now=NOW,
                 slow_seconds=0.05)
-    return TestClient(create_app(Settings(**{**base, **overrides})))
+    return TestClient(create_app(SimulatorConfig(**{**base, **overrides})))
 
 
 def token(client: TestClient) -> dict[str, str]:
@@ -221,11 +221,11 @@ def test_each_fault_kind(client, kind):
 def test_parties_shared_across_sources(client):
     applicants = {s["applicant"]["idNo"] for s in fetch_all(client)}
     base = dict(client_secret=SECRET, start_date=date(2022, 1, 15), end_date=date(2022, 12, 31), now=NOW)
-    enforcement = TestClient(create_app(Settings(**base, cases_per_day=12, inspections_per_day=5)))
+    enforcement = TestClient(create_app(SimulatorConfig(**base, cases_per_day=12, inspections_per_day=5)))
     cases = enforcement.get("/api/v1/cases", params={**WINDOW, "page_size": 1000},
                             headers=token(enforcement)).json()["items"]
     assert applicants & {c["party"]["idNo"] for c in cases if c["party"]["type"] == "person"}
-    petitions = create_app(Settings(**base, source="petitions", petitions_per_day=15)).state.sim.source
+    petitions = create_app(SimulatorConfig(**base, source="petitions", petitions_per_day=15)).state.sim.source
     petitioners = {r.versions[0].payload["petitioner"]["idNo"]
                    for d in range(30) for r in petitions.collections["petitions"]
                    .records_for_day(date(2022, 3, 1) + timedelta(days=d))}

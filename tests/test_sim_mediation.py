@@ -13,11 +13,14 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw.sim import framework
-from yhlaw.sim.courts import CourtExports
-from yhlaw.sim.framework import CST, to_iso
-from yhlaw.sim.mediation import database_url
-from yhlaw.sim.server import Settings, SettingsError, create_app
+from yhlaw_dev.sim import framework
+from yhlaw_dev.sim.courts import CourtExports
+from yhlaw_dev.sim.framework import CST, to_iso
+from yhlaw_dev.sim.mediation import database_url
+from yhlaw_dev.sim.server import SimulatorConfig, SimulatorConfigError, create_app
+
+# Reaches PostgreSQL (and starts simulators) itself: the full tier only.
+pytestmark = pytest.mark.stack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB = "yhlaw_sim_mediation_unittest"
@@ -27,11 +30,11 @@ NOW = datetime(2022, 4, 1, tzinfo=CST)
 EPOCH = datetime(2000, 1, 1, tzinfo=CST)
 
 
-def settings(**overrides) -> Settings:
+def settings(**overrides) -> SimulatorConfig:
     base = dict(source="mediation", db_admin_url=ADMIN_URL, db_name=DB, db_reader=READER,
                 admin_token=ADMIN["X-Sim-Admin"], mediations_per_day=12, start_date=date(2022, 3, 1),
                 end_date=date(2022, 6, 30), now=NOW, system_tick_seconds=0)
-    return Settings(**{**base, **overrides})
+    return SimulatorConfig(**{**base, **overrides})
 
 
 def query(sql: str, params=None, user: str | None = None) -> list[tuple]:
@@ -75,10 +78,10 @@ def db_state() -> dict[str, str]:
 
 
 def test_settings():
-    Settings(source="mediation", db_admin_url=ADMIN_URL).validate()  # no SIM_CLIENT_SECRET needed
-    with pytest.raises(SettingsError, match="SIM_DB_ADMIN_URL"):
-        Settings(source="mediation").validate()
-    s = Settings.from_env(env={"SIM_DB_ADMIN_URL": ADMIN_URL, "SIM_MEDIATIONS_PER_DAY": "3"}, source="mediation")
+    SimulatorConfig(source="mediation", db_admin_url=ADMIN_URL).validate()  # no SIM_CLIENT_SECRET needed
+    with pytest.raises(SimulatorConfigError, match="SIM_DB_ADMIN_URL"):
+        SimulatorConfig(source="mediation").validate()
+    s = SimulatorConfig.from_env(env={"SIM_DB_ADMIN_URL": ADMIN_URL, "SIM_MEDIATIONS_PER_DAY": "3"}, source="mediation")
     assert (s.db_name, s.db_reader, s.mediations_per_day) == ("yhlaw_sim_mediation", "mediation_reader", 3)
 
 
@@ -160,7 +163,7 @@ def test_referrals_and_parties_shared_with_courts(client, tmp_path):
     wpbh = {w for (w,) in query("SELECT wpbh FROM tj_ajxx WHERE ajly = '诉前委派'")}
     assert None not in wpbh and len(wpbh) > 100
     assert not query("SELECT 1 FROM tj_ajxx WHERE (ajly = '诉前委派') <> (wpbh IS NOT NULL)")
-    courts = CourtExports(Settings(source="courts", drop_dir=str(tmp_path), start_date=date(2022, 3, 1),
+    courts = CourtExports(SimulatorConfig(source="courts", drop_dir=str(tmp_path), start_date=date(2022, 3, 1),
                                    end_date=date(2022, 6, 30)))
     referred = {h.referral for i in range(122) for h in courts.cases.heads(date(2022, 3, 1) + timedelta(days=i))
                 if h.referral}

@@ -18,9 +18,9 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw.sim.framework import CST, FAULT_KINDS, TOWNS, id_card_check, to_iso
-from yhlaw.sim.petitions import DIRT_DEFAULTS, MAX_LAG_DAYS
-from yhlaw.sim.server import Settings, canonical_query, create_app
+from yhlaw_dev.sim.framework import CST, FAULT_KINDS, TOWNS, id_card_check, to_iso
+from yhlaw_dev.sim.petitions import DIRT_DEFAULTS, MAX_LAG_DAYS
+from yhlaw_dev.sim.server import SimulatorConfig, canonical_query, create_app
 
 SECRET = "test-secret-not-real"
 KEY = "yhlaw-etl"
@@ -44,7 +44,7 @@ def make_client(wall: FakeWall | None = None, **overrides) -> TestClient:
     base = dict(source="petitions", client_secret=SECRET, admin_token=ADMIN["X-Sim-Admin"],
                 petitions_per_day=15, cases_per_day=12, inspections_per_day=5,
                 start_date=date(2022, 2, 15), end_date=date(2022, 12, 31), now=NOW, slow_seconds=0.05)
-    client = TestClient(create_app(Settings(**{**base, **overrides}), wall_time=wall or FakeWall()))
+    client = TestClient(create_app(SimulatorConfig(**{**base, **overrides}), wall_time=wall or FakeWall()))
     client.wall = client.app.state.sim.wall_time
     return client
 
@@ -399,7 +399,7 @@ def test_cursor_expire_needs_a_cursor(client):
 
 
 def test_parties_shared_with_enforcement(client):
-    enforcement = TestClient(create_app(Settings(client_secret=SECRET, cases_per_day=12, inspections_per_day=5,
+    enforcement = TestClient(create_app(SimulatorConfig(client_secret=SECRET, cases_per_day=12, inspections_per_day=5,
                                                  start_date=date(2022, 1, 1), end_date=date(2022, 12, 31),
                                                  now=NOW)))
     tok = enforcement.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": KEY,

@@ -17,10 +17,10 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw.sim.enforcement import DIRT_DEFAULTS, TOWNS, id_card_check, uscc_check
-from yhlaw.sim import enforcement, framework
-from yhlaw.sim.framework import CST, FAULT_KINDS, DirtProfile, FaultProfile, rng_for, to_iso
-from yhlaw.sim.server import SOURCES, Settings, SettingsError, create_app
+from yhlaw_dev.sim.enforcement import DIRT_DEFAULTS, TOWNS, id_card_check, uscc_check
+from yhlaw_dev.sim import enforcement, framework
+from yhlaw_dev.sim.framework import CST, FAULT_KINDS, DirtProfile, FaultProfile, rng_for, to_iso
+from yhlaw_dev.sim.server import SOURCES, SimulatorConfig, SimulatorConfigError, create_app
 
 SECRET = "test-secret-not-real"
 ADMIN = {"X-Sim-Admin": "test-admin-token"}
@@ -38,11 +38,11 @@ class FakeWall:
         return self.t
 
 
-def make_settings(**overrides) -> Settings:
+def make_settings(**overrides) -> SimulatorConfig:
     base = dict(client_secret=SECRET, admin_token=ADMIN["X-Sim-Admin"], cases_per_day=12,
                 inspections_per_day=15, start_date=date(2022, 1, 1), end_date=date(2022, 12, 31),
                 now=NOW, slow_seconds=0.05, token_ttl=600)
-    return Settings(**{**base, **overrides})
+    return SimulatorConfig(**{**base, **overrides})
 
 
 def make_client(wall: FakeWall | None = None, **overrides) -> TestClient:
@@ -125,17 +125,17 @@ def test_shared_world():
 
 
 def test_settings_require_secret():
-    with pytest.raises(SettingsError, match="SIM_CLIENT_SECRET"):
-        Settings.from_env(env={}).validate()
-    s = Settings.from_env(env={"SIM_CLIENT_SECRET": "x", "SIM_SEED": "7", "SIM_END_DATE": "2022-02-01"})
+    with pytest.raises(SimulatorConfigError, match="SIM_CLIENT_SECRET"):
+        SimulatorConfig.from_env(env={}).validate()
+    s = SimulatorConfig.from_env(env={"SIM_CLIENT_SECRET": "x", "SIM_SEED": "7", "SIM_END_DATE": "2022-02-01"})
     assert (s.seed, s.end_date, s.cases_per_day) == (7, date(2022, 2, 1), 40)
-    s = Settings.from_env(env={"SIM_CLIENT_SECRET": "x", "SIM_PETITIONS_PER_DAY": "3", "SIM_SERVICES_PER_DAY": "4",
+    s = SimulatorConfig.from_env(env={"SIM_CLIENT_SECRET": "x", "SIM_PETITIONS_PER_DAY": "3", "SIM_SERVICES_PER_DAY": "4",
                                "SIM_CURSOR_TTL": "9", "SIM_RATE_LIMIT_PER_MIN": "2"})
     assert (s.petitions_per_day, s.services_per_day, s.cursor_ttl, s.rate_limit_per_min) == (3, 4, 9, 2)
-    assert (Settings().petitions_per_day, Settings().services_per_day) == (25, 60)
-    assert (Settings().cursor_ttl, Settings().rate_limit_per_min) == (300, 600)
-    with pytest.raises(SettingsError, match="source"):
-        Settings(client_secret="x", source="nope").validate()
+    assert (SimulatorConfig().petitions_per_day, SimulatorConfig().services_per_day) == (25, 60)
+    assert (SimulatorConfig().cursor_ttl, SimulatorConfig().rate_limit_per_min) == (300, 600)
+    with pytest.raises(SimulatorConfigError, match="source"):
+        SimulatorConfig(client_secret="x", source="nope").validate()
 
 
 # ---------------------------------------------------------------- auth

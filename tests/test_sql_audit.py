@@ -68,6 +68,6 @@ def test_the_audit_catches_interpolated_sql(tmp_path):
 
 
 def test_every_statement_in_the_package_and_dags_is_parameterised():
-    files = sorted((PROJECT_ROOT / "src" / "yhlaw").rglob("*.py")) + sorted((PROJECT_ROOT / "dags").glob("*.py"))
+    files = sorted((PROJECT_ROOT / "include" / "yhlaw").rglob("*.py")) + sorted((PROJECT_ROOT / "dags").glob("*.py"))
     problems = [p for f in files for p in audit(f)]
     assert not problems, "SQL built by interpolation (use parameters or psycopg2.sql):\n" + "\n".join(problems)

@@ -97,8 +97,8 @@ def test_record_hash_ignores_formatting_but_not_content(db):
 
     from psycopg2 import sql
 
-    from yhlaw import pipeline, typer
-    from yhlaw.load import Spool, land
+    from yhlaw import conform, pipeline
+    from yhlaw.store import Spool, land
 
     entity = load_spec("enforcement").entities["case"]
     spool = Spool()
@@ -109,9 +109,9 @@ def test_record_hash_ignores_formatting_but_not_content(db):
     spool.close()
     with db.cursor() as cur:
         ctx = Context(pipeline._town_resolver(cur), PartyKeyer("k"))
-        typer.type_batch(cur, entity, batch_id, ctx, chunk_rows=10)
+        conform.type_batch(cur, entity, batch_id, ctx, chunk_rows=10)
         cur.execute(sql.SQL("SELECT _fast, {} FROM pg_temp.{} ORDER BY seq").format(
-            typer.record_hash_sql(entity), typer.typed_table(entity)))
+            conform.record_hash_sql(entity), conform.typed_table(entity)))
         rows = cur.fetchall()
     db.rollback()
     assert [fast for fast, _ in rows] == [None, True, True], "'1,200.5' is left to Python, the rest typed in SQL"
@@ -161,7 +161,7 @@ def test_copy_frame_formats_datetimes_exactly(db):
     import pandas as pd
     from psycopg2 import sql as _sql
 
-    from yhlaw.load import copy_frame
+    from yhlaw.store import copy_frame
 
     ts = pd.to_datetime(["2022-03-01T08:00:00.123456+08:00", None, "2021-12-31T23:59:59+00:00"], utc=True,
                         format="ISO8601")

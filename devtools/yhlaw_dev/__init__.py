@@ -1,0 +1,1 @@
+"""The development harness around the platform: simulators, demo, benchmarks, reliability."""

@@ -1,0 +1,102 @@
+"""Command line of the development harness: ``python -m yhlaw_dev demo | bench | reliability | env``.
+
+The harness plays the outside world (simulated source systems) around the platform; the
+platform's own commands are ``python -m yhlaw setup | rebuild | replay | indicators``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from yhlaw.paths import DOCS_DIR
+from yhlaw.warehouse import WarehouseUnavailable
+
+from yhlaw_dev.world import DevSettings as Settings
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from yhlaw_dev.demo import main
+
+    return main(days=args.days, start=args.start)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from yhlaw_dev import bench
+
+    os.environ.pop("WAREHOUSE_ADMIN_URL", None)   # the bench database is derived from WAREHOUSE_URL
+    settings = Settings.from_env()
+    bench.run(sizes=[int(x) for x in args.sizes.split(",")],
+              naive_sizes=[int(x) for x in args.naive_sizes.split(",")] if args.naive_sizes else [],
+              indicator_records=args.indicator_records, demo_days=args.demo_days,
+              bench=bench.bench_settings(settings), airflow=settings,
+              only=args.only.split(",") if args.only else None,
+              naive_large=args.naive_large.split(",") if args.naive_large else None,
+              out=Path(args.out))
+    return 0
+
+
+def cmd_reliability(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from yhlaw_dev import reliability
+
+    os.environ.pop("WAREHOUSE_ADMIN_URL", None)   # its database is derived from WAREHOUSE_URL
+    settings = reliability.reliability_settings(Settings.from_env(), args.database, args.port)
+    return reliability.run(quick=args.quick, settings=settings, out=Path(args.out) if args.out else None,
+                           sources=args.source)
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """The environment for running ``airflow`` by hand against the simulated systems."""
+    from pathlib import Path
+
+    settings = Settings.from_env()
+    for key, value in settings.airflow_environment().items():
+        print(f"export {key}={shlex.quote(value)}")
+    # `airflow standalone` starts its components as `airflow ...`: the venv must be on PATH.
+    print(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m yhlaw_dev")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="run the ingest DAGs end to end on the simulators")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--start", default="2022-03-01")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("bench", help="measure ingest, validation and indicator refresh; write docs/benchmarks.md")
+    p.add_argument("--sizes", default="100000,1000000", help="records per ingest, comma-separated")
+    p.add_argument("--naive-sizes", default="100000,1000000", help="sizes at which to run the naive baseline too")
+    p.add_argument("--indicator-records", type=int, default=10_000_000, help="synthetic core records (0: skip)")
+    p.add_argument("--demo-days", type=int, default=3, help="days of `make demo` to time (0: skip)")
+    p.add_argument("--only", help="only these entities, e.g. enforcement.case,courts.case")
+    p.add_argument("--out", default=str(DOCS_DIR / "benchmarks.md"), help="where to write the report (markdown)")
+    p.add_argument("--naive-large", default="",
+                   help="entities to run the slow naive baseline for above the smallest size ('' = all)")
+    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("reliability", help="inject every fault kind into every source; reconcile; write docs/reliability.md")
+    p.add_argument("--quick", action="store_true", help="a source's own fault kinds share one interval (make test)")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--database", default="yuhang_law_reliability", help="its own warehouse database (recreated)")
+    p.add_argument("--port", type=int, default=48801, help="first port of its simulators")
+    p.add_argument("--out", default=None, help="write the report here (make reliability: docs/reliability.md)")
+    p.set_defaults(func=cmd_reliability)
+    p = sub.add_parser("env", help="print the environment for running `airflow` by hand on the simulators")
+    p.set_defaults(func=cmd_env)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

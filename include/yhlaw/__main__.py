@@ -1,0 +1,118 @@
+"""Command line of the platform: ``python -m yhlaw setup | rebuild | replay | indicators | env``.
+
+The demo, the benchmarks and the reliability harness are the development harness's:
+``python -m yhlaw_dev demo | bench | reliability | env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from yhlaw.settings import Settings
+from yhlaw.warehouse import WarehouseUnavailable
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from yhlaw.bootstrap import prepare_airflow, prepare_warehouse
+
+    settings = Settings.from_env(test=args.test)
+    applied = prepare_warehouse(settings, recreate=args.test)   # the test database is disposable
+    print(f"warehouse {settings.database}: ready ({len(applied)} migration(s) applied now)")
+    prepare_airflow(settings)
+    print(f"airflow metadata DB: ready in {settings.airflow_home}")
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from yhlaw.pipeline import rebuild
+    from yhlaw.spec import load_spec
+
+    settings = Settings.from_env()
+    spec = load_spec(args.source)
+    for name, entity in spec.entities.items():
+        result = rebuild(entity, warehouse_url=settings.warehouse_url, hmac_key=settings.hmac_key)
+        print(f"{args.source}.{name}: rebuilt from {result['batches']} landed batches")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from yhlaw.pipeline import replay
+    from yhlaw.spec import load_spec
+
+    settings = Settings.from_env()
+    spec = load_spec(args.source)
+    run_id = f"cli__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    for name, entity in spec.entities.items():
+        if args.entity and name not in args.entity:
+            continue
+        r = replay(entity, warehouse_url=settings.warehouse_url, hmac_key=settings.hmac_key,
+                   reason=args.reason, run_id=run_id)
+        print(f"{args.source}.{name}: {r.get('batches', 0)} batches re-validated, {r.get('released', 0)} records "
+              f"now in core, {r.get('quarantined_after', 0)} still quarantined, "
+              f"{r.get('still_rejected', 0)} batches still rejected (audit.replay run {run_id})")
+    return 0
+
+
+def cmd_indicators(args: argparse.Namespace) -> int:
+    from yhlaw import indicators
+
+    if args.docs:
+        path = indicators.write_docs()
+        print(f"wrote {path}")
+        return 0
+    from yhlaw.warehouse import transaction
+
+    settings = Settings.from_env()
+    with transaction(settings.warehouse_url) as conn:
+        r = indicators.refresh(conn, full=args.full, trigger="cli")
+    print(f"indicator refresh {r['refresh_id']} ({'full' if args.full else 'incremental'}): {r['new_batches']} new "
+          f"batches, {r['indicators']} indicators / {r['months']} indicator-months recomputed, "
+          f"{r['rows_written']} rows written, {r['rows_revised']} published values revised")
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    settings = Settings.from_env()
+    for key, value in settings.airflow_environment().items():
+        print(f"export {key}={shlex.quote(value)}")
+    # `airflow standalone` starts its components as `airflow ...`: the venv must be on PATH.
+    print(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m yhlaw")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("setup", help="create/migrate the warehouse and the Airflow metadata DB")
+    p.add_argument("--test", action="store_true", help="the test database and test AIRFLOW_HOME")
+    p.set_defaults(func=cmd_setup)
+    p = sub.add_parser("rebuild", help="re-derive core from raw for one source (e.g. after rotating the HMAC key)")
+    p.add_argument("--source", required=True)
+    p.set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("replay", help="re-validate quarantined records and rejected batches after a fix")
+    p.add_argument("--source", required=True)
+    p.add_argument("--entity", action="append", help="only this entity (repeatable)")
+    p.add_argument("--reason", help="only batches with quarantined records of this reason code")
+    p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("indicators", help="refresh mart.indicator_values from core (incremental by default)")
+    p.add_argument("--full", action="store_true", help="recompute every period of every indicator")
+    p.add_argument("--docs", action="store_true", help="regenerate docs/indicators.md from the catalog")
+    p.set_defaults(func=cmd_indicators)
+    p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
+    p.set_defaults(func=cmd_env)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

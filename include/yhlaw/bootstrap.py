@@ -1,0 +1,44 @@
+"""Setting the platform up: the warehouse (database, roles, migrations, reference data) and
+Airflow's metadata DB. Idempotent; ``python -m yhlaw setup``, the demo and the tests all go
+through here, so the tests exercise the set-up path a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from yhlaw.reference import load_reference
+from yhlaw.settings import Settings
+from yhlaw.warehouse import ensure_database, migrate, transaction
+
+
+def prepare_warehouse(settings: Settings, *, recreate: bool = False) -> list[str]:
+    """Database, roles, schema (migrations) and reference data; idempotent."""
+    ensure_database(settings.admin_url, recreate=recreate)
+    applied = migrate(settings.admin_url)
+    with transaction(settings.admin_url) as conn:
+        load_reference(conn)
+    return applied
+
+
+def airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
+
+
+def prepare_airflow(settings: Settings, environment: dict[str, str] | None = None) -> None:
+    """Export Airflow's environment (by default ``settings.airflow_environment()``) into this
+    process and migrate its metadata DB once."""
+    os.environ.update(environment or settings.airflow_environment())
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    stamp = settings.airflow_home / f".migrated-{airflow_version()}"
+    if stamp.exists():
+        return
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=os.environ.copy(),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`airflow db migrate` failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    stamp.touch()

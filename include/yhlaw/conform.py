@@ -1,0 +1,401 @@
+"""Typing a landed batch inside the warehouse: raw ``jsonb`` -> a typed table of the session.
+
+``normalise`` (Python) defines what every field type means and names every problem. Most source
+values are already in a canonical form (an ISO 8601 time, a plain number, a known town code),
+and typing those is a cast that PostgreSQL can do where the data is, instead of moving the
+batch through Python and back. So a batch is typed in two passes:
+
+1. **In SQL**, one ``INSERT … SELECT`` over ``raw.record`` (``typing_select``). Per field, the
+   spec's type gives an *ok* predicate (the value is present and in a form whose typed value is
+   beyond doubt, and about which ``normalise`` would have nothing to say) and the typed value.
+   A record is typed here only if every field is absent or ok and none of its dates is after
+   its update time or the batch's interval end. The predicates are deliberately narrow:
+   anything unusual is not ok, so SQL never has to explain a problem.
+2. **In Python**, every other record (the dirt, other formats, unknown towns, text with odd
+   white space or characters mojibake is made of) goes through ``normalise``, which types it
+   and names what is wrong in the helper columns, as before.
+
+Both passes must give the same row for a record that SQL types: ``type_batch(sql_typing=False)``
+types everything in Python, and the tests compare the two over every record of the bad-input
+corpus and of what the simulators serve (``tests/conftest.py::type_both_ways``).
+
+The result is the session's temporary table ``pg_temp.typed_<table>``: ``seq``, the spec's
+columns, the helper columns the suite reads, the batch flags ``_duplicate``/``_conflict`` and
+``_fast`` (true: typed in SQL). No other session sees it; ``publish`` moves the outcome to
+staging and quarantine in the validation's one publishing transaction.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from typing import Iterable
+
+import pandas as pd
+from psycopg2 import sql
+
+from yhlaw import store
+from yhlaw.normalise import (DEFAULT_MAX_TEXT_LENGTH, FALSE_VALUES, FUTURE_TOLERANCE, HELPER_COLUMNS,
+                             SNAPSHOT_TRANSPORTS, TRUE_VALUES, Context, _MOJIBAKE_CANDIDATE, normalise)
+from yhlaw.spec import Entity, Field, load_spec
+
+# Dates and times typed in SQL have one of these shapes (digits shown as 0): ISO 8601 with an
+# offset, "Z" or none (local time), to the second, or a date alone; anything else (fractions,
+# other separators, other formats) is left to normalise.
+_MOMENT_SHAPES = ("0000-00-00T00:00:00+00:00", "0000-00-00T00:00:00-00:00", "0000-00-00T00:00:00Z",
+                  "0000-00-00T00:00:00", "0000-00-00 00:00:00", "0000-00-00")
+_DECIMAL_RE = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
+_INTEGER_RE = r"^-?[0-9]{1,15}$"
+# ASCII letters and digits, at most _PARTY_MAX_LENGTH of them: as a length test plus an unbounded
+# class (PostgreSQL's regex engine expands a bounded repeat like {1,64} into that many states:
+# 0.35 s per 100k values instead of 0.05 s).
+_PARTY_RE = r"^[0-9A-Za-z]+$"
+_PARTY_MAX_LENGTH = 64
+# Characters Python's str.strip()/split() may treat as white space, and other invisible ones. A
+# record's text fields are joined by _SEP and checked by one expression: text that begins or
+# ends with one of these, or holds a character mojibake is made of, is left to normalise.
+_SPACE = r"[\x01-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]"
+_SEP = "\ue000"
+_TEXTS_SUSPECT_RE = f"(^|{_SEP}){_SPACE}|{_SPACE}({_SEP}|$)|{_MOJIBAKE_CANDIDATE.pattern}"
+LOCAL_ZONE = "Asia/Shanghai"
+TYPED_PREFIX = "typed_"
+
+
+def typed_table_name(entity: Entity) -> str:
+    return TYPED_PREFIX + entity.table
+
+
+def typed_table(entity: Entity) -> sql.Composable:
+    return sql.Identifier(typed_table_name(entity))
+
+
+def town_fields(entity: Entity) -> list[Field]:
+    return [f for f in entity.fields if f.type == "town"]
+
+
+def helper_columns(entity: Entity) -> list[str]:
+    return [*HELPER_COLUMNS, *(f"_{f.name}_status" for f in town_fields(entity)), "_duplicate", "_conflict"]
+
+
+def _path(f: Field) -> sql.Composable:
+    """``get_path`` in SQL: a numeric part indexes a list, any other part reads an object key."""
+    parts = f.source.split(".")
+    if len(parts) == 1:
+        return sql.SQL("(r.payload -> {})").format(sql.Literal(parts[0]))
+    return sql.SQL("(r.payload #> {}::text[])").format(sql.Literal(parts))
+
+
+def _stage_map(f: Field) -> sql.Composable:
+    """The field's list of stage items as an object: stage name -> its first item (normalise's
+    ``_stage_time`` takes the first item whose ``list_key`` equals the stage)."""
+    key = sql.Literal(f.options.get("list_key", "stage"))
+    return sql.SQL(
+        "CASE WHEN jsonb_typeof({v}) = 'array' THEN (SELECT jsonb_object_agg(e ->> {key}, e ORDER BY o DESC) "
+        "FROM jsonb_array_elements({v}) WITH ORDINALITY x (e, o) "
+        "WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e -> {key}) = 'string') END").format(v=_path(f), key=key)
+
+
+def _stage_key(f: Field) -> tuple[str, str]:
+    return f.source, f.options.get("list_key", "stage")
+
+
+def _moment_ok(t: sql.Composable) -> sql.Composable:
+    """Whether text ``t`` (a jsonb string) is an ISO date or time of a shape typed here, on the
+    calendar, in 2001-2048 (well inside normalise.PLAUSIBLE_DATES whatever the zone)."""
+    shapes = sql.SQL(", ").join(map(sql.Literal, _MOMENT_SHAPES))
+    return sql.SQL(
+        "CASE WHEN translate({t}, '123456789', '000000000') IN ({shapes}) THEN"
+        " substr({t}, 1, 4)::int BETWEEN 2001 AND 2048 AND substr({t}, 6, 2)::int BETWEEN 1 AND 12"
+        " AND substr({t}, 9, 2)::int BETWEEN 1 AND (CASE substr({t}, 6, 2) WHEN '02' THEN"
+        " 28 + (mod(substr({t}, 1, 4)::int, 4) = 0)::int WHEN '04' THEN 30 WHEN '06' THEN 30 WHEN '09' THEN 30"
+        " WHEN '11' THEN 30 ELSE 31 END)"
+        " AND (length({t}) = 10 OR (substr({t}, 12, 2)::int <= 23 AND substr({t}, 15, 2)::int <= 59"
+        " AND substr({t}, 18, 2)::int <= 59))"
+        " AND (length({t}) <> 25 OR (substr({t}, 21, 2)::int <= 14 AND substr({t}, 24, 2)::int <= 59))"
+        " ELSE false END").format(t=t, shapes=shapes)
+
+
+def _text_value(t: sql.Composable, f: Field) -> sql.Composable:
+    mapping = f.options.get("map") or {}
+    if not mapping:
+        return t
+    whens = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v))
+                              for k, v in mapping.items())
+    return sql.SQL("CASE {t} {whens} ELSE {t} END").format(t=t, whens=whens)
+
+
+def field_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    """(ok, value) of one field whose jsonb value is ``v`` and text ``t``: ``ok`` holds when the
+    value is present and in a form typed here; ``value`` is its typed value, given ``ok``. A
+    record is typed here if each field is absent or ok (``text``: and the record's texts pass
+    ``_TEXTS_SUSPECT_RE``)."""
+    string = sql.SQL("jsonb_typeof({}) = 'string'").format(v)
+    if f.type in ("timestamp", "stage_time"):
+        return (sql.SQL("({} AND {})").format(string, _moment_ok(t)),
+                sql.SQL("CASE WHEN length({t}) IN (20, 25) THEN {t}::timestamptz "
+                        "ELSE {t}::timestamp AT TIME ZONE {zone} END").format(t=t, zone=sql.Literal(LOCAL_ZONE)))
+    if f.type == "date":
+        return (sql.SQL("({} AND length({}) = 10 AND {})").format(string, t, _moment_ok(t)),
+                sql.SQL("{}::date").format(t))
+    if f.type == "text":
+        limit = int(f.options.get("max_length", DEFAULT_MAX_TEXT_LENGTH))
+        return (sql.SQL("({} AND char_length({}) <= {})").format(string, t, sql.Literal(limit)),
+                _text_value(sql.SQL("NULLIF({}, '')").format(t), f))
+    if f.type in ("decimal", "integer"):
+        pattern = _DECIMAL_RE if f.type == "decimal" else _INTEGER_RE
+        return (sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(v, t, sql.Literal(pattern)),
+                sql.SQL("{}::{}").format(t, sql.SQL("numeric" if f.type == "decimal" else "bigint")))
+    if f.type == "bool":
+        trues = sorted(x for x in TRUE_VALUES if isinstance(x, str))
+        falses = sorted(x for x in FALSE_VALUES if isinstance(x, str))
+        ok = sql.SQL("(jsonb_typeof({v}) = 'boolean' OR (jsonb_typeof({v}) = 'string' AND {t} IN ({tf}))"
+                     " OR (jsonb_typeof({v}) = 'number' AND {t} IN ('0', '1')))").format(
+            v=v, t=t, tf=sql.SQL(", ").join(map(sql.Literal, trues + falses)))
+        value = sql.SQL("({t} IN ({tr}))").format(t=t, tr=sql.SQL(", ").join(map(sql.Literal, [*trues, "true"])))
+        return ok, value
+    if f.type == "party_key":
+        return (sql.SQL("({} AND char_length({}) <= {} AND {} ~ {})").format(
+                    string, t, sql.Literal(_PARTY_MAX_LENGTH), t, sql.Literal(_PARTY_RE)),
+                sql.SQL("encode(ext.hmac(convert_to(upper({}), 'UTF8'), (SELECT k FROM pg_temp.pii_key), "
+                        "'sha256'), 'hex')").format(t))
+    if f.type == "json":
+        keep = f.options.get("keep")
+        ok = sql.SQL("(jsonb_typeof({}) <> 'null' AND {}::text !~ {})").format(
+            v, v, sql.Literal(_MOJIBAKE_CANDIDATE.pattern))
+        if not keep:
+            return ok, v
+        obj = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+            sql.SQL("{}, e -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keep))
+        return ok, sql.SQL(
+            "CASE WHEN jsonb_typeof({v}) = 'array' THEN COALESCE((SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object' "
+            "THEN {obj} ELSE e END ORDER BY o) FROM jsonb_array_elements({v}) WITH ORDINALITY x (e, o)), '[]'::jsonb) "
+            "ELSE {v} END").format(v=v, obj=obj)
+    raise ValueError(f"field {f.name}: no SQL typing for type {f.type!r}")
+
+
+def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Composable:
+    """SELECT seq, the typed columns, the town statuses, _duplicate, _conflict and _fast (typed
+    here and clean) for the records of batch ``%(batch)s`` in raw.
+
+    Nested levels, each kept from being folded into the next (OFFSET 0) so that every path and
+    predicate is computed once per record: x the fields' source values (stage lists as a map of
+    their first item per stage), y0 the stage times, y whether each value is ok (and the towns),
+    z the typed values, and last the batch flags, the future-date rule and ``_fast``."""
+    fields = list(entity.fields)
+    n = range(len(fields))
+    v = [sql.Identifier(f"v{i}") for i in n]
+    t = [sql.Identifier(f"t{i}") for i in n]
+    ok = [sql.Identifier(f"ok{i}") for i in n]
+    ident = sql.Identifier
+    maps = {}
+    for f in fields:
+        if f.type == "stage_time" and _stage_key(f) not in maps:
+            maps[_stage_key(f)] = (ident(f"map{len(maps)}"), _stage_map(f))
+    x_cols = [sql.SQL("{} AS {}").format(expr, name) for name, expr in maps.values()]
+    y_cols, z_cols, joins, statuses = [], [], [], []
+    for i, f in enumerate(fields):
+        if f.type == "stage_time":
+            src = sql.SQL("(x.{} -> {} -> {})").format(maps[_stage_key(f)][0], sql.Literal(f.options["stage"]),
+                                                       sql.Literal(f.options.get("time_key", "time")))
+            y_cols.append(sql.SQL("{src} AS {v}, {src} #>> '{{}}' AS {t}").format(src=src, v=v[i], t=t[i]))
+        else:
+            x_cols.append(sql.SQL("{src} AS {v}, {src} #>> '{{}}' AS {t}").format(src=_path(f), v=v[i], t=t[i]))
+    y_checks, texts = [], []
+    for i, f in enumerate(fields):
+        name = ident(f.name)
+        if f.type == "town":
+            alias = ident(f"town{i}")
+            joins.append(sql.SQL("LEFT JOIN pg_temp.town_lookup {a} ON {a}.alias = y0.{t}").format(a=alias, t=t[i]))
+            status = ident(f"_{f.name}_status")
+            y_checks.append(sql.SQL("{a}.town_code AS {name}, CASE WHEN y0.{v} IS NULL OR jsonb_typeof(y0.{v}) = 'null' "
+                                    "THEN 'missing' WHEN {a}.alias IS NULL THEN 'unknown' WHEN {a}.in_district "
+                                    "THEN 'current' ELSE 'moved_out' END AS {s}").format(a=alias, name=name, v=v[i], s=status))
+            # found under its exact text (nothing for normalise to remove), or absent
+            y_checks.append(sql.SQL("(y0.{v} IS NULL OR jsonb_typeof(y0.{v}) = 'null' OR ({a}.alias IS NOT NULL "
+                                    "AND jsonb_typeof(y0.{v}) = 'string')) AS {ok}").format(v=v[i], a=alias, ok=ok[i]))
+            z_cols.append(sql.SQL("y.{}, y.{}").format(name, ok[i]))
+            statuses.append(status)
+            continue
+        present_ok, _ = field_sql(f, sql.SQL("y0.{}").format(v[i]), sql.SQL("y0.{}").format(t[i]))
+        y_checks.append(sql.SQL("{p} AS {ok}, y0.{v}, y0.{t}").format(v=v[i], t=t[i], p=present_ok, ok=ok[i]))
+        _, value = field_sql(f, sql.SQL("y.{}").format(v[i]), sql.SQL("y.{}").format(t[i]))
+        z_cols.append(sql.SQL("CASE WHEN y.{ok} THEN {value} END AS {name}, "
+                              "(y.{ok} OR y.{v} IS NULL OR jsonb_typeof(y.{v}) = 'null') AS {ok}").format(
+            ok=ok[i], value=value, name=name, v=v[i]))
+        if f.type == "text":
+            texts.append(sql.SQL("y0.{}").format(t[i]))
+    texts_ok = (sql.SQL("concat_ws({sep}, {texts}) !~ {re}").format(
+        sep=sql.Literal(_SEP), texts=sql.SQL(", ").join(texts),
+        re=sql.Literal(_TEXTS_SUSPECT_RE)) if texts else sql.SQL("true"))
+    key, upd = sql.Literal(entity.key), sql.Literal(entity.updated_at)
+    fast = sql.SQL(" AND ").join([sql.SQL("z.is_object"), sql.SQL("z.texts_ok"),
+                                  *(sql.SQL("z.{}").format(o) for o in ok), *_not_future(entity, interval_end)])
+    return sql.SQL(
+        """SELECT z.seq, {cols}, {statuses}
+                  row_number() OVER (PARTITION BY z.payload_md5 ORDER BY z.seq) > 1 AS _duplicate,
+                  z.k IS NOT NULL AND min(z.payload_md5) OVER w IS DISTINCT FROM max(z.payload_md5) OVER w AS _conflict,
+                  COALESCE({fast}, false) AS _fast
+           FROM (SELECT y.seq, y.payload_md5, y.k, y.u, y.is_object, y.texts_ok, {statuses_y} {z_cols}
+                 FROM (SELECT y0.seq, y0.payload_md5, y0.k, y0.u, y0.is_object, {texts_ok} AS texts_ok, {y_checks}
+                       FROM (SELECT x.*, {y0_cols}
+                             FROM (SELECT r.seq, r.payload_md5, r.payload ->> {key} AS k, r.payload ->> {upd} AS u,
+                                          jsonb_typeof(r.payload) = 'object' AS is_object, {x_cols}
+                                   FROM raw.record r WHERE r.batch_id = %(batch)s OFFSET 0) x
+                             OFFSET 0) y0 {joins}
+                       OFFSET 0) y
+                 OFFSET 0) z
+           WINDOW w AS (PARTITION BY z.k, z.u)"""
+    ).format(cols=sql.SQL(", ").join(sql.SQL("z.{}").format(ident(c)) for c in entity.columns),
+             statuses=sql.SQL("").join(sql.SQL("z.{}, ").format(s) for s in statuses),
+             statuses_y=sql.SQL("").join(sql.SQL("y.{}, ").format(s) for s in statuses),
+             z_cols=sql.SQL(", ").join(z_cols), fast=fast, texts_ok=texts_ok,
+             y_checks=sql.SQL(", ").join(y_checks), x_cols=sql.SQL(", ").join(x_cols),
+             y0_cols=sql.SQL(", ").join(y_cols) if y_cols else sql.SQL("true AS no_stage_times"),
+             key=key, upd=upd, joins=sql.SQL(" ").join(joins))
+
+
+def _not_future(entity: Entity, interval_end: datetime | None) -> list[sql.Composable]:
+    """normalise's future-date rule as predicates over the typed values (``z.<column>``) that hold
+    when it has nothing to say."""
+    out = []
+    tolerance = sql.Literal(f"{int(FUTURE_TOLERANCE.total_seconds())} seconds")
+    values = {f.name: sql.SQL("z.{}").format(sql.Identifier(f.name)) for f in entity.fields}
+    updated = values[entity.updated_column]
+    snapshot = load_spec(entity.source).transport.get("kind") in SNAPSHOT_TRANSPORTS
+    for f in entity.fields:
+        if f.type not in ("timestamp", "date", "stage_time"):
+            continue
+        moment = values[f.name]
+        if f.type == "date":
+            moment = sql.SQL("(({})::timestamp AT TIME ZONE {})").format(moment, sql.Literal(LOCAL_ZONE))
+        if f.name != entity.updated_column and not f.source.startswith("_"):
+            out.append(sql.SQL("COALESCE(NOT ({} > {} + {}::interval), true)").format(moment, updated, tolerance))
+        if interval_end is not None and not snapshot:
+            out.append(sql.SQL("COALESCE(NOT ({} > {}::timestamptz + {}::interval), true)").format(
+                moment, sql.Literal(interval_end.isoformat()), tolerance))
+    return out
+
+
+def record_hash_sql(entity: Entity) -> sql.Composable:
+    """md5 of the typed values (text form, NULL as \\N, joined by U+001F): equal content, equal hash,
+    whatever the source's formatting; computed where the typed rows are."""
+    parts = sql.SQL(", ").join(sql.SQL("COALESCE({}::text, '\\N')").format(sql.Identifier(c)) for c in entity.columns)
+    return sql.SQL("md5(concat_ws(chr(31), {}))").format(parts)
+
+
+def type_batch(cur, entity: Entity, batch_id: str, ctx: Context, *, chunk_rows: int,
+               sql_typing: bool = True) -> dict[str, int]:
+    """Fill ``pg_temp.typed_<table>`` with the batch's records, typed (see the module docstring).
+    ``sql_typing=False`` types every record in Python (for tests that compare the two passes)."""
+    typed = typed_table(entity)
+    _prepare_session(cur, entity, ctx)
+    columns = ["seq", *entity.columns, *helper_columns(entity)]
+    # JIT compiling this statement's hundreds of expressions costs more than it saves, and for a
+    # small batch (most daily ones) it is nearly all of the time.
+    cur.execute("SET LOCAL jit = off")
+    cur.execute("SET LOCAL work_mem = '256MB'")      # the batch flags' sorts stay in memory
+    cur.execute(sql.SQL("INSERT INTO pg_temp.{t} ({cols}, _fast) {select}").format(
+        t=typed, cols=sql.SQL(", ").join(map(sql.Identifier, [c for c in columns if c not in HELPER_COLUMNS])),
+        select=typing_select(entity, interval_end=ctx.interval_end)), {"batch": batch_id})
+    total = cur.rowcount
+    if not sql_typing:
+        cur.execute(sql.SQL("UPDATE pg_temp.{} SET _fast = false").format(typed))
+    cur.execute(sql.SQL("SELECT count(*) FROM pg_temp.{} WHERE NOT _fast").format(typed))
+    slow = cur.fetchone()[0]
+    if slow:
+        for chunk in _slow_chunks(cur.connection, entity, batch_id, chunk_rows):
+            records = [json.loads(p) for p in chunk["payload"]]
+            frame = normalise(records, entity, ctx)
+            frame["seq"] = chunk["seq"].to_numpy()
+            frame["_duplicate"] = chunk["_duplicate"].to_numpy()
+            frame["_conflict"] = chunk["_conflict"].to_numpy()
+            cur.execute(sql.SQL("DELETE FROM pg_temp.{} WHERE seq = ANY(%s)").format(typed), (chunk["seq"].tolist(),))
+            store.copy_frame(cur, sql.SQL("pg_temp.{}").format(typed), columns, frame)
+    cur.execute(sql.SQL("ANALYZE pg_temp.{}").format(typed))   # no autovacuum for temporary tables
+    return {"records": total, "typed_in_sql": total - slow, "typed_in_python": slow}
+
+
+def _prepare_session(cur, entity: Entity, ctx: Context) -> None:
+    """The session's typed table (emptied), the town aliases and the PII key. The key goes in by
+    COPY into a temporary table: never into a statement's text, which logs and pg_stat_activity
+    would show."""
+    typed = typed_table(entity)
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(typed))
+    cur.execute(sql.SQL("CREATE TEMP TABLE {t} AS SELECT NULL::int AS seq, {cols} FROM {staging} WITH NO DATA").format(
+        t=typed, cols=sql.SQL(", ").join(map(sql.Identifier, entity.columns)), staging=store.staging_table(entity)))
+    helpers = [sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(c), sql.SQL(
+        "boolean" if c in ("_duplicate", "_conflict") else "text")) for c in helper_columns(entity)]
+    # Numbers wide enough for any value the typing reads: a value out of the column's range is
+    # the suite's to find (amount_out_of_range, count_out_of_range), not a failed insert.
+    widened = [sql.SQL("ALTER COLUMN {} TYPE {}").format(sql.Identifier(f.name), sql.SQL(
+        "numeric" if f.type == "decimal" else "numeric(20)")) for f in entity.fields if f.type in ("decimal", "integer")]
+    cur.execute(sql.SQL("ALTER TABLE pg_temp.{} ADD PRIMARY KEY (seq), ADD COLUMN _fast boolean, {}").format(
+        typed, sql.SQL(", ").join(helpers + widened)))
+    cur.execute("DROP TABLE IF EXISTS pg_temp.bad_rows")
+    cur.execute("CREATE TEMP TABLE bad_rows (seq int PRIMARY KEY, reasons text[], details jsonb)")
+    cur.execute("DROP TABLE IF EXISTS pg_temp.town_lookup")
+    cur.execute("CREATE TEMP TABLE town_lookup (alias text PRIMARY KEY, town_code char(12), in_district boolean)")
+    rows = "".join(f"{_copy_text(a)}\t{c}\t{'t' if d else 'f'}\n" for a, (c, d) in ctx.towns.aliases.items())
+    _copy_in(cur, "town_lookup", rows)
+    cur.execute("DROP TABLE IF EXISTS pg_temp.pii_key")
+    cur.execute("CREATE TEMP TABLE pii_key (k bytea)")
+    _copy_in(cur, "pii_key", "\\\\x" + ctx.party_keyer.key_bytes.hex() + "\n")
+
+
+def _copy_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_in(cur, temp_table: str, text: str) -> None:
+    cur.copy_expert(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier("pg_temp", temp_table)).as_string(cur),
+                    io.StringIO(text))
+
+
+def _slow_chunks(conn, entity: Entity, batch_id: str, chunk_rows: int) -> Iterable[pd.DataFrame]:
+    """Raw payloads of the records left to Python, with their batch flags, in seq order."""
+    query = sql.SQL("""SELECT r.seq, r.payload::text, t._duplicate, t._conflict
+                       FROM pg_temp.{t} t JOIN raw.record r ON r.batch_id = %s AND r.seq = t.seq
+                       WHERE NOT t._fast ORDER BY r.seq""").format(t=typed_table(entity))
+    with conn.cursor(name=f"slow_{batch_id[-16:]}") as cur:
+        cur.itersize = chunk_rows
+        cur.execute(query, (batch_id,))
+        while True:
+            rows = cur.fetchmany(chunk_rows)
+            if not rows:
+                return
+            yield pd.DataFrame(rows, columns=["seq", "payload", "_duplicate", "_conflict"])
+
+
+def record_failures(cur, bad_rows: dict[int, list[dict]]) -> None:
+    """Add records that failed validation (``seq`` -> the failed checks) to the session's
+    ``pg_temp.bad_rows``, for ``publish``."""
+    lines = []
+    for seq, failed in sorted(bad_rows.items()):
+        reasons = "{" + ",".join(sorted({d["reason"] for d in failed})) + "}"
+        lines.append(f"{seq}\t{_copy_text(reasons)}\t{_copy_text(json.dumps(failed, ensure_ascii=False))}\n")
+    if lines:
+        _copy_in(cur, "bad_rows", "".join(lines))
+
+
+def publish(cur, entity: Entity, batch_id: str) -> int:
+    """The session's typed batch out to where others see it: good records to staging (with their
+    record hash), those in ``pg_temp.bad_rows`` to quarantine with their reasons and raw payload.
+    Returns the number quarantined. Runs inside the caller's publishing transaction."""
+    typed = typed_table(entity)
+    cols = sql.SQL(", ").join(map(sql.Identifier, entity.columns))
+    cur.execute("ANALYZE pg_temp.bad_rows")
+    cur.execute(sql.SQL("""INSERT INTO {staging} (batch_id, {cols}, record_hash)
+                           SELECT %s, {cols}, {hash} FROM pg_temp.{typed} t
+                           WHERE NOT EXISTS (SELECT 1 FROM pg_temp.bad_rows b WHERE b.seq = t.seq)""").format(
+        staging=store.staging_table(entity), cols=cols, hash=record_hash_sql(entity), typed=typed), (batch_id,))
+    cur.execute(sql.SQL("""INSERT INTO quarantine.record (batch_id, seq, source, entity, record_key, reasons, details, payload)
+                           SELECT r.batch_id, b.seq, %s, %s, r.payload ->> {key}, b.reasons, b.details, r.payload
+                           FROM pg_temp.bad_rows b JOIN raw.record r ON r.batch_id = %s AND r.seq = b.seq""").format(
+        key=sql.Literal(entity.key)), (entity.source, entity.name, batch_id))
+    quarantined = cur.rowcount
+    cur.execute("SELECT count(*) FROM pg_temp.bad_rows")
+    failed = cur.fetchone()[0]
+    if quarantined != failed:
+        raise RuntimeError(f"batch {batch_id}: {failed} records failed validation but {quarantined} reached quarantine")
+    return quarantined

@@ -1,0 +1,253 @@
+"""Airflow glue: one factory turns a source spec into its ingest DAG.
+
+At parse time this reads only the source's small YAML spec and builds the DAG object; it opens
+no connection and imports neither pandas nor Great Expectations (those load inside tasks).
+
+Per entity of the source: ``extract_<entity>`` -> ``validate_<entity>`` -> ``load_<entity>``;
+the load task publishes the Asset of the entity's core table for downstream DAGs.
+Transient faults (HTTP, database) are retried with exponential backoff; a rejected batch
+(bad data) fails at once without retries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+
+from yhlaw.assets import table_uri
+from yhlaw.spec import Entity, SourceSpec, load_spec, source_names
+from yhlaw.zone import DISTRICT_TZ
+
+OWNER = "data-platform"
+
+
+def _conn(conn_id: str):
+    from airflow.sdk import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+def warehouse_url() -> str:
+    """The ``warehouse`` Airflow connection as a libpq URL."""
+    from psycopg2.extensions import make_dsn
+
+    c = _conn("warehouse")
+    return make_dsn(host=c.host, port=c.port or 5432, user=c.login, password=c.password or None,
+                    dbname=c.schema)
+
+
+def hmac_key() -> str:
+    return _conn("pii_hmac").password or ""
+
+
+def doc_md(spec: SourceSpec) -> str:
+    lines = [f"# 采集: {spec.title}", "",
+             f"Incremental ingest of `{spec.name}` by update time, one data interval per run "
+             f"(with a {spec.overlap_minutes}-minute overlap). Spec: `include/specs/{spec.name}.yaml`.", "",
+             "| entity | endpoint | core table | suite |", "|---|---|---|---|"]
+    for e in spec.entities.values():
+        lines.append(f"| {e.title} | `{e.path}` | `core.{e.table}` | `expectations/{e.suite}.json` |")
+    lines += ["", "Rejected batches (blocking batch checks) fail without retry; see `audit.batch.error`."]
+    return "\n".join(lines)
+
+
+def _window(entity: Entity, context: dict[str, Any]):
+    from yhlaw.pipeline import window_for
+
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None or start >= end:
+        raise ValueError(f"run {context.get('run_id')} has no data interval; this DAG needs an interval timetable")
+    return window_for(entity.source, start, end)
+
+
+def run_extract(source: str, entity_name: str, **context) -> dict[str, Any]:
+    from yhlaw.readers import SourceConnection
+    from yhlaw.pipeline import entity_of, extract_batch
+
+    entity = entity_of(source, entity_name)
+    spec = load_spec(source)
+    return extract_batch(entity, _window(entity, context), warehouse_url=warehouse_url(),
+                   connection=SourceConnection.from_airflow_connection(_conn(spec.connection)),
+                   dag_run_id=context.get("run_id"))
+
+
+def run_validate(source: str, entity_name: str, landed: dict[str, Any]) -> dict[str, Any]:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from yhlaw.pipeline import BatchRejected, entity_of, validate_batch
+
+    try:
+        return validate_batch(entity_of(source, entity_name), landed["batch_id"],
+                        warehouse_url=warehouse_url(), hmac_key=hmac_key())
+    except BatchRejected as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def run_load(source: str, entity_name: str, validated: dict[str, Any]) -> dict[str, Any]:
+    from yhlaw.pipeline import entity_of, load_batch
+
+    return load_batch(entity_of(source, entity_name), validated["batch_id"], warehouse_url=warehouse_url())
+
+
+def build_ingest_dag(source: str):
+    from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+    spec = load_spec(source)
+    sched = spec.schedule
+    tz = sched.get("timezone", DISTRICT_TZ)
+
+    @dag(
+        dag_id=f"ingest_{source}",
+        schedule=CronDataIntervalTimetable(sched["cron"], timezone=tz),
+        start_date=pendulum.parse(sched["start_date"], tz=tz),
+        catchup=bool(sched.get("catchup", False)),
+        max_active_runs=int(sched.get("max_active_runs", 4)),
+        default_args={
+            "owner": OWNER,
+            "retries": 3,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=10),
+        },
+        tags=["ingest", source],
+        doc_md=doc_md(spec),
+    )
+    def ingest():
+        for name, entity in spec.entities.items():
+            extract = task(task_id=f"extract_{name}")(run_extract)
+            validate = task(task_id=f"validate_{name}")(run_validate)
+            publish = task(task_id=f"load_{name}", outlets=[table_asset("core", entity.table)])(run_load)
+            landed = extract(source, name)
+            publish(source, name, validate(source, name, landed))
+
+    return ingest()
+
+
+def run_replay(**context) -> dict[str, Any]:
+    from yhlaw.pipeline import replay
+
+    params = context["params"]
+    spec = load_spec(params["source"])
+    return {name: replay(entity, warehouse_url=warehouse_url(), hmac_key=hmac_key(),
+                         reason=params.get("reason") or None, run_id=context["run_id"])
+            for name, entity in spec.entities.items() if name in (params.get("entities") or spec.entities)}
+
+
+def build_replay_dag():
+    """``replay_quarantine``: triggered by hand after a fix (a new rule, an added town alias):
+    re-validate the source's quarantined records and rejected batches from raw; what passes now
+    goes to core. Idempotent, so triggering it twice is harmless."""
+    from airflow.sdk import Param, dag, task
+
+    @dag(
+        dag_id="replay_quarantine",
+        schedule=None,
+        start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
+        catchup=False,
+        max_active_runs=1,
+        params={
+            "source": Param(source_names()[0], enum=source_names(), description="source spec to replay"),
+            "entities": Param([], type="array", description="entity names; empty = every entity of the source"),
+            "reason": Param(None, type=["null", "string"], description="only batches with this quarantine reason"),
+        },
+        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30)},
+        tags=["quarantine", "ops"],
+        doc_md="# 隔离记录重放\n\nAfter fixing a rule or reference data, trigger with "
+               "`{\"source\": \"enforcement\", \"reason\": \"unknown_town\"}`. Each batch is re-validated "
+               "from raw; see `audit.replay`. Command line: `python -m yhlaw replay --source S`.",
+    )
+    def replay_quarantine():
+        task(task_id="replay")(run_replay)()
+
+    return replay_quarantine()
+
+
+def run_reference_load() -> dict[str, int]:
+    from yhlaw.reference import load_reference
+    from yhlaw.warehouse import transaction
+
+    with transaction(warehouse_url()) as conn:
+        return load_reference(conn)
+
+
+def build_reference_dag():
+    """Reference data (include/reference/*.csv: 镇街, aliases, population, departments) into core.
+
+    Daily and idempotent, so a changed seed file reaches the warehouse by the next morning;
+    publishes the reference Asset for indicator DAGs (population is a denominator).
+    """
+    from airflow.sdk import dag, task
+
+    @dag(
+        dag_id="reference_data",
+        schedule="@daily",
+        start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
+                      "retry_exponential_backoff": True},
+        tags=["reference"],
+        doc_md="# 参考数据\n\nLoads `include/reference/towns.csv`, `population.csv`, `departments.csv` into "
+               "`core.dim_town`, `core.town_alias`, `core.town_population`, `core.dim_department`. "
+               "Files are checked on load (every year has every 镇街, counts positive, aliases unique).",
+    )
+    def reference():
+        task(task_id="load_reference", outlets=reference_assets())(run_reference_load)()
+
+    return reference()
+
+
+# The reference tables the indicators read (population is a denominator, towns place records).
+REFERENCE_TABLES = ("dim_town", "town_alias", "town_population", "dim_department")
+
+
+def table_asset(schema: str, table: str):
+    """The Asset of a warehouse table: named schema.table, URI in the postgres provider's form."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"{schema}.{table}", uri=table_uri(schema, table))
+
+
+def reference_assets() -> list:
+    return [table_asset("core", t) for t in REFERENCE_TABLES]
+
+
+def run_indicator_refresh(**context) -> dict[str, Any]:
+    from yhlaw.indicators import refresh
+    from yhlaw.warehouse import transaction
+
+    with transaction(warehouse_url()) as conn:
+        return refresh(conn, trigger=context.get("run_id"))
+
+
+def build_indicator_dag():
+    """``compute_indicators``: refresh the marts whenever any core table changes (its Asset) and
+    every morning. Incremental: only the months the new batches touch are recomputed."""
+    from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+    tz = DISTRICT_TZ
+    assets = [table_asset("core", e.table) for s in source_names() for e in load_spec(s).entities.values()]
+    assets += reference_assets()
+
+    @dag(
+        dag_id="compute_indicators",
+        schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("30 6 * * *", timezone=tz),
+                                     assets=AssetAny(*assets)),
+        start_date=pendulum.datetime(2021, 1, 1, tz=tz),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
+                      "retry_exponential_backoff": True},
+        tags=["indicators", "mart"],
+        doc_md="# 指标计算\n\nIncremental refresh of `mart.indicator_values` from `core` (catalog: "
+               "`include/indicators/*.yaml`, see `docs/indicators.md`). Runs when any ingest publishes its core "
+               "Asset, and daily at 06:30. Full rebuild: `python -m yhlaw indicators --full`.",
+    )
+    def compute_indicators():
+        task(task_id="refresh_indicators",
+             outlets=[table_asset("mart", "indicator_values")])(
+            run_indicator_refresh)()
+
+    return compute_indicators()

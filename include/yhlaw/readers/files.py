@@ -1,0 +1,205 @@
+"""File readers: export files delivered into a drop folder (with manifests), and hand-kept ledgers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from yhlaw.readers.base import ExtractStats, PageSink, SourceConnection, SourceError, json_ready
+
+log = logging.getLogger(__name__)
+
+
+class FileDropReader:
+    """Reads export files that a system delivers into a drop location (local folder by default;
+    any fsspec URL such as ``s3://bucket/prefix`` by the connection's ``path`` extra).
+
+    Contract of the drop: a data file (CSV in any declared encoding, or XLSX) is complete only
+    when its manifest ``<file>.manifest.json`` exists: ``{"file", "entity", "format",
+    "encoding", "rows", "sha256", "delivered_at"}``. A window reads the files whose manifest says
+    they were delivered in [since, until); a re-delivered (corrected) file is a new delivery.
+    Each row becomes a record with the file's name, delivery time and as-of time added
+    (``_file``, ``_delivered_at``, ``_as_of`` = end of the export day + the file's version). A file that does
+    not match its manifest (half-written, truncated) is a transient fault: the task fails and
+    is retried, since skipping it would lose it.
+    """
+
+    def __init__(self, connection: SourceConnection, transport: dict[str, Any]):
+        self.transport = {**transport, **dict(connection.transport_overrides)}
+        self.root = str(self.transport.get("path") or connection.host)
+        self.stats = ExtractStats()
+
+    def read_window(self, path: str, since: datetime, until: datetime, sink: "PageSink") -> None:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(self.root)
+        manifests = []
+        for m in sorted(fs.glob(f"{root.rstrip('/')}/{path}.manifest.json")):
+            with fs.open(m, "rb") as f:
+                manifest = json.loads(f.read().decode("utf-8"))
+            delivered = datetime.fromisoformat(manifest["delivered_at"])
+            if since <= delivered < until:
+                manifests.append((delivered, m, manifest))
+        for delivered, m, manifest in sorted(manifests, key=lambda x: (x[0], x[1])):
+            data_path = m[: -len(".manifest.json")]
+            data = self._complete_file(fs, data_path, manifest)
+            rows = self._rows(data, manifest, data_path)
+            if len(rows) != int(manifest["rows"]):
+                raise SourceError(f"{data_path}: manifest announces {manifest['rows']} rows, file has {len(rows)}")
+            name = data_path.rsplit("/", 1)[-1]
+            # A row is the record's state at the end of its export day; a re-delivered file
+            # (version 2, 3, ...) revises that day only. _as_of orders versions that way, so a
+            # late correction of day D never overrides what day D+1 already said.
+            as_of = f"{manifest['export_date']}T23:59:{min(59, int(manifest.get('version', 1))):02d}+08:00"
+            for row in rows:
+                row["_file"] = name
+                row["_delivered_at"] = manifest["delivered_at"]
+                row["_as_of"] = as_of
+            self.stats.pages += 1
+            self.stats.records += len(rows)
+            if rows:
+                sink.write(rows)
+
+    def _complete_file(self, fs, data_path: str, manifest: dict[str, Any]) -> bytes:
+        """The file's bytes once they match the manifest; a half-written file is re-read with
+        backoff (the writer is still at it), and only then is it an error."""
+        attempts = int(self.transport.get("max_attempts", 8))
+        delay = float(self.transport.get("backoff_seconds", 0.5))
+        for attempt in range(1, attempts + 1):
+            with fs.open(data_path, "rb") as f:
+                data = f.read()
+            self.stats.requests += 1
+            if hashlib.sha256(data).hexdigest() == manifest["sha256"]:
+                return data
+            self.stats.retries["half_written"] += 1
+            if attempt < attempts:
+                time.sleep(min(float(self.transport.get("backoff_max_seconds", 30)), delay * 2 ** (attempt - 1)))
+        raise SourceError(f"{data_path}: content still does not match its manifest after {attempts} reads "
+                          "(half-written or corrupted delivery); the task will retry")
+
+    def _rows(self, data: bytes, manifest: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        """The file's rows as records (header -> value; empty cells None). A file that cannot be
+        read as a whole (not decodable, malformed CSV, not a workbook, no or a broken header)
+        raises SourceError naming the file and the line or cell: skipping it would lose it."""
+        fmt = manifest.get("format", "csv")
+        if fmt == "xlsx":
+            return self._xlsx_rows(data, where)
+        if fmt != "csv":
+            raise SourceError(f"{where}: unknown format {fmt!r}")
+        # UTF-8 first whatever the manifest says: it is self-validating (GBK text almost never
+        # decodes as UTF-8), while UTF-8 bytes often "decode" as GBK into mojibake.
+        declared = manifest.get("encoding", "utf-8")
+        text = None
+        failures = []
+        for encoding in dict.fromkeys(["utf-8-sig", declared, "gb18030"]):
+            try:
+                text = data.decode(encoding)
+            except LookupError:
+                failures.append(f"{encoding}: unknown encoding")
+                continue
+            except UnicodeDecodeError as exc:
+                failures.append(f"{encoding}: {_byte_position(data, exc)}")
+                continue
+            if encoding.replace("-sig", "").replace("_", "-").lower() != declared.replace("_", "-").lower() \
+                    and not (declared.lower() in ("gbk", "gb2312", "gb18030") and encoding == "gb18030"):
+                self.stats.retries["encoding_mismatch"] += 1
+                log.warning("%s: declared %s but is %s", where, declared, encoding)
+            break
+        if text is None:
+            raise SourceError(f"{where}: not decodable as {declared}, UTF-8 or GB18030 ({'; '.join(failures)})")
+        return _csv_rows(text, where)
+
+    @staticmethod
+    def _xlsx_rows(data: bytes, where: str) -> list[dict[str, Any]]:
+        import io as _io
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(_io.BytesIO(data), read_only=True, data_only=True).active
+            values = list(sheet.iter_rows(values_only=True))
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+            raise SourceError(f"{where}: not a readable XLSX workbook ({len(data)} bytes): "
+                              f"{type(exc).__name__}: {exc}") from exc
+        if not values:
+            raise SourceError(f"{where}: the workbook's first sheet is empty (no header row)")
+        header = [str(h).strip() if h is not None else "" for h in values[0]]
+        _check_header(header, where, "row 1")
+        rows = []
+        for n, r in enumerate(values[1:], start=2):
+            if not any(x is not None for x in r):
+                continue
+            stray = [x for i, x in enumerate(r) if x is not None and (i >= len(header) or not header[i])]
+            if stray:
+                raise SourceError(f"{where}: row {n} has values in columns without a header: {stray[:3]!r}")
+            rows.append({h: json_ready(v) for h, v in zip(header, r) if h})
+        return rows
+
+
+def _byte_position(data: bytes, exc: UnicodeDecodeError) -> str:
+    """'line 3, byte 57 (b'\\xff\\xfe'): invalid start byte' for an undecodable spot."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    return f"line {line}, byte {exc.start} ({data[exc.start:exc.start + 4]!r}): {exc.reason}"
+
+
+def _check_header(header: list[str], where: str, at: str) -> None:
+    named = [h for h in header if h]
+    if not named:
+        raise SourceError(f"{where}: {at}: no header (no column names)")
+    dup = sorted({h for h in named if named.count(h) > 1})
+    if dup:
+        raise SourceError(f"{where}: {at}: duplicate column names {dup} in the header")
+
+
+def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
+    """Rows of a CSV text; a row with another number of fields than the header, or a broken
+    quote, is an error naming its line (a shifted row would put values in the wrong columns)."""
+    import csv as _csv
+    import io as _io
+
+    reader = _csv.reader(_io.StringIO(text), strict=True)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        _check_header(header, where, "line 1")
+        rows = []
+        for row in reader:
+            if not row or all(v == "" for v in row) and len(row) <= 1:
+                continue                       # blank line
+            if len(row) != len(header):
+                raise SourceError(f"{where}: line {reader.line_num}: {len(row)} fields, the header has "
+                                  f"{len(header)} (starts {','.join(row)[:60]!r})")
+            rows.append({k: (v if v != "" else None) for k, v in zip(header, row) if k})
+    except _csv.Error as exc:
+        raise SourceError(f"{where}: line {reader.line_num}: malformed CSV: {exc}") from exc
+    return rows
+
+
+class LedgerFileReader(FileDropReader):
+    """Ledgers a department maintains by hand (CSV in UTF-8 or GB18030, or XLSX) in a folder:
+    no manifest, no delivery times. Every run reads every matching file as it is now — the
+    window is ignored — and the rows' own update column decides what is new: the loader keeps
+    one version per (key, update time), so an unchanged ledger changes nothing in core."""
+
+    def read_window(self, path: str, since: datetime, until: datetime, sink: "PageSink") -> None:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(self.root)
+        files = sorted(fs.glob(f"{root.rstrip('/')}/{path}"))
+        for data_path in files:
+            with fs.open(data_path, "rb") as f:
+                data = f.read()
+            self.stats.requests += 1
+            fmt = "xlsx" if data_path.lower().endswith(".xlsx") else "csv"
+            rows = self._rows(data, {"format": fmt, "encoding": "utf-8"}, data_path)
+            name = data_path.rsplit("/", 1)[-1]
+            for row in rows:
+                row["_file"] = name
+            self.stats.pages += 1
+            self.stats.records += len(rows)
+            if rows:
+                sink.write(rows)

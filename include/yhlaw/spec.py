@@ -1,0 +1,158 @@
+"""Source specs: one YAML file per source in ``include/specs/``; the engine reads nothing else.
+
+A spec names the transport (how to reach the system), the schedule, the PII fields, and per
+entity: the endpoint, the natural key, the update-time field, the warehouse table, the Great
+Expectations suite and the typed fields (core column <- source path, type).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
+FIELD_TYPES = {"text", "decimal", "integer", "bool", "timestamp", "date", "town", "party_key",
+               "stage_time", "json"}
+# Columns every core table carries besides the spec's fields.
+META_COLUMNS = ("batch_id", "record_hash")
+
+
+class SpecError(ValueError):
+    """A spec file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str                      # column in staging/core
+    source: str                    # dotted path in the source record, e.g. "party.idNo"
+    type: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def root(self) -> str:
+        return self.source.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Entity:
+    source: str
+    name: str
+    title: str
+    path: str
+    key: str                       # natural key, source field name
+    updated_at: str                # update-time field, source field name
+    table: str                     # core.<table>, core.<table>_version, staging.<table>
+    natural_key: str               # natural key, column name
+    suite: str                     # expectations/<suite>.json
+    fields: tuple[Field, ...]
+    unmapped: tuple[str, ...] = ()
+    batch_checks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def provenance_columns(self) -> list[str]:
+        """Columns that say when and how a version arrived (the update time, reader-added fields
+        such as the delivered file), not what the record says."""
+        return [f.name for f in self.fields if f.source.startswith("_") or f.source == self.updated_at]
+
+    @property
+    def expected_source_fields(self) -> set[str]:
+        return {f.root for f in self.fields} | set(self.unmapped)
+
+    @property
+    def updated_column(self) -> str:
+        for f in self.fields:
+            if f.source == self.updated_at:
+                return f.name
+        raise SpecError(f"{self.source}.{self.name}: no field maps the update time {self.updated_at!r}")
+
+    @property
+    def asset_uri(self) -> str:
+        """The core table's Asset URI, in the postgres provider's form."""
+        from yhlaw.assets import table_uri
+
+        return table_uri("core", self.table)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    title: str
+    connection: str
+    transport: dict[str, Any]
+    schedule: dict[str, Any]
+    pii: tuple[str, ...]
+    entities: dict[str, Entity]
+    @property
+    def overlap_minutes(self) -> int:
+        return int(self.schedule.get("overlap_minutes", 0))
+
+
+def _require(d: dict, key: str, where: str) -> Any:
+    if key not in d:
+        raise SpecError(f"{where}: missing key {key!r}")
+    return d[key]
+
+
+def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
+    name = _require(data, "source", where)
+    entities = {}
+    for ename, e in _require(data, "entities", where).items():
+        ewhere = f"{where}: entities.{ename}"
+        fields = []
+        for col, f in _require(e, "fields", ewhere).items():
+            ftype = _require(f, "type", f"{ewhere}.fields.{col}")
+            if ftype not in FIELD_TYPES:
+                raise SpecError(f"{ewhere}.fields.{col}: unknown type {ftype!r} (one of {sorted(FIELD_TYPES)})")
+            options = {k: v for k, v in f.items() if k not in ("from", "type")}
+            fields.append(Field(col, _require(f, "from", f"{ewhere}.fields.{col}"), ftype, options))
+        entity = Entity(
+            source=name,
+            name=ename,
+            title=e.get("title", ename),
+            path=_require(e, "path", ewhere),
+            key=_require(e, "key", ewhere),
+            updated_at=_require(e, "updated_at", ewhere),
+            table=_require(e, "table", ewhere),
+            natural_key=_require(e, "natural_key", ewhere),
+            suite=_require(e, "suite", ewhere),
+            fields=tuple(fields),
+            unmapped=tuple(e.get("unmapped", ())),
+            batch_checks=dict(e.get("batch_checks", {})),
+        )
+        if entity.natural_key not in entity.columns:
+            raise SpecError(f"{ewhere}: natural_key {entity.natural_key!r} is not a field")
+        entity.updated_column  # raises if the update time is not mapped
+        entities[ename] = entity
+    return SourceSpec(
+        name=name,
+        title=data.get("title", name),
+        connection=_require(data, "connection", where),
+        transport=dict(_require(data, "transport", where)),
+        schedule=dict(_require(data, "schedule", where)),
+        pii=tuple(data.get("pii", ())),
+        entities=entities,
+    )
+
+
+@lru_cache(maxsize=None)
+def load_spec(source: str) -> SourceSpec:
+    path = SPEC_DIR / f"{source}.yaml"
+    if not path.exists():
+        raise SpecError(f"no spec for source {source!r}: expected {path}")
+    spec = parse_spec(yaml.safe_load(path.read_text(encoding="utf-8")), str(path.name))
+    if spec.name != source:
+        raise SpecError(f"{path.name}: declares source {spec.name!r}, expected {source!r}")
+    return spec
+
+
+def source_names() -> list[str]:
+    """Every source with a spec (each gets an ingest DAG)."""
+    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
