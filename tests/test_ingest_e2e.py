@@ -9,9 +9,10 @@ Everything source-specific is read from the spec, so a new source is covered by 
 from __future__ import annotations
 
 import json
+import re
 import os
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from psycopg2 import sql
@@ -279,6 +280,7 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
     from yhlaw_dev.stack import simulator
 
     before = core_checksums(warehouse)
+    started = datetime.now(timezone.utc)
     env = source_connection_env("enforcement")
     original = os.environ[env]
     with simulator(settings, "enforcement", port=TEST_SIM_BASE_PORT + 50, extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
@@ -300,6 +302,14 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
         raw_rows = cur.fetchone()[0]
     assert status == "rejected" and "too_many_bad_rows" in error
     assert raw_rows == received > 0
+    # The listener in plugins/ recorded the failed task, with no identifying value in it.
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("SELECT kind, task_id, error_type, message FROM audit.alert WHERE dag_id = 'ingest_enforcement' "
+                    "AND raised_at >= %s ORDER BY alert_id", (started,))
+        alerts = cur.fetchall()
+    assert ("task_failed", "validate_case", "AirflowFailException") in [a[:3] for a in alerts], alerts
+    assert all("too_many_bad_rows" in a[3] for a in alerts if a[1] == "validate_case"), alerts
+    assert not any(re.search(r"\d{6,}", a[3] or "") for a in alerts), alerts
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -525,7 +525,7 @@ def dag_parse_times(settings: Settings) -> list[dict]:
 
 
 def demo_overhead(days: int) -> dict[str, float]:
-    result = subprocess.run([sys.executable, "-m", "yhlaw", "demo", "--days", str(days)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "yhlaw_dev", "demo", "--days", str(days)], capture_output=True,
                             text=True)
     if result.returncode != 0:
         raise RuntimeError(f"demo failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
@@ -672,7 +672,7 @@ def render(r: dict[str, Any]) -> str:
     L += ["", "Goal: < 0.5 s each.", "", "## 6. `make demo`: Airflow's share", ""]
     demo = r.get("demo")
     if demo:
-        L += [f"`python -m yhlaw demo --days {demo['days']}`: {demo['runs']} DAG runs, wall {demo['wall']:.1f} s; "
+        L += [f"`python -m yhlaw_dev demo --days {demo['days']}`: {demo['runs']} DAG runs, wall {demo['wall']:.1f} s; "
               f"inside tasks {demo['task_seconds']:.1f} s; Airflow around them (run creation, scheduling "
               f"loop, state bookkeeping) {demo['airflow_seconds']:.1f} s = "
               f"{demo['airflow_seconds'] / demo['runs_seconds']:.0%} of the time spent in runs; start-up "
@@ -689,7 +689,7 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "_naive":
         print(json.dumps(naive_file(*argv[1:])))
         return 0
-    raise SystemExit("use `python -m yhlaw bench` (this module's own entry points are for its child processes)")
+    raise SystemExit("use `python -m yhlaw_dev bench` (this module's own entry points are for its child processes)")
 
 
 if __name__ == "__main__":

@@ -786,10 +786,10 @@ class Report:
 
     def markdown(self) -> str:
         lines = ["# Reliability: faults injected, records reconciled", "",
-                 "Made by `make reliability` (`python -m yhlaw reliability"
+                 "Made by `make reliability` (`python -m yhlaw_dev reliability"
                  + (" --quick" if self.quick else "") + "`), "
                  f"{pendulum.now(TZ):%Y-%m-%d %H:%M} Asia/Shanghai, {self.seconds:.0f} s. "
-                 "How it works: `src/yhlaw/reliability.py` (module docstring).", "",
+                 "How it works: `devtools/yhlaw_dev/reliability.py` (module docstring).", "",
                  "One row per interval: the source, the fault injected into it and how often, DAG runs "
                  "(Airflow task retries in brackets), and the interval's records as the source's own ground "
                  "truth lists them against what the warehouse holds after the retries.", "",

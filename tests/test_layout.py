@@ -1,0 +1,110 @@
+"""The project's shape: the design card's layout, what the platform wheel ships, rooms small
+enough to live in, and the Airflow plugins."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from yhlaw.paths import PROJECT_ROOT
+
+CARD = ("dags", "plugins", "sql", "expectations", "include", "tests", "docker-compose.yml", "README.md")
+PLATFORM = PROJECT_ROOT / "include" / "yhlaw"
+MAX_COMPLEXITY = 15
+
+
+def test_the_design_cards_top_level():
+    for name in CARD:
+        assert (PROJECT_ROOT / name).exists(), f"the design card names {name}/, which is missing"
+    assert not (PROJECT_ROOT / "src").exists(), "the package lives in include/, not src/"
+    # include/ holds what the platform reads at run time.
+    for runtime in ("yhlaw", "specs", "indicators", "reference"):
+        assert (PROJECT_ROOT / "include" / runtime).is_dir(), runtime
+    plugins = [p for p in (PROJECT_ROOT / "plugins").glob("*.py")]
+    assert plugins, "plugins/ holds no plugin"
+
+
+def _wheel(tmp_path: Path, project: Path) -> zipfile.ZipFile:
+    out = tmp_path / project.name
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "-w", str(out), str(project)], check=True, capture_output=True)
+    (wheel,) = out.glob("*.whl")
+    return zipfile.ZipFile(wheel)
+
+
+def test_the_platform_wheel_holds_the_platform_and_nothing_of_the_harness(tmp_path):
+    whl = _wheel(tmp_path, PROJECT_ROOT)
+    names = whl.namelist()
+    packages = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}
+    assert packages == {"yhlaw"}, packages
+    modules = {n for n in names if n.endswith(".py")}
+    expected = {f"yhlaw/{p.relative_to(PLATFORM).as_posix()}" for p in PLATFORM.rglob("*.py")
+                if "__pycache__" not in p.parts}
+    assert modules == expected, modules ^ expected
+    assert not any("sim" in Path(n).parts or n.endswith(("bench.py", "reliability.py", "demo.py")) for n in names)
+    metadata = next(whl.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+    requires = {line.split(":", 1)[1].split()[0].split(">")[0].split("<")[0].split("=")[0].lower()
+                for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line}
+    for needed in ("apache-airflow", "great-expectations", "pandas", "sqlalchemy", "psycopg2-binary", "requests"):
+        assert needed in requires, f"pyproject.toml does not declare {needed}: {sorted(requires)}"
+
+
+def test_the_harness_wheel_holds_only_the_harness(tmp_path):
+    whl = _wheel(tmp_path, PROJECT_ROOT / "devtools")
+    packages = {n.split("/", 1)[0] for n in whl.namelist() if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert packages == {"yhlaw_dev"}, packages
+    assert any(n.startswith("yhlaw_dev/sim/") for n in whl.namelist())
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("folder", ["include/yhlaw", "dags", "plugins"])
+def test_nothing_shipped_imports_the_harness(folder):
+    for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+        bad = {m for m in _imports(path) if m.split(".")[0] == "yhlaw_dev"}
+        assert not bad, f"{path.relative_to(PROJECT_ROOT)} imports the development harness: {bad}"
+
+
+def test_no_function_of_the_platform_is_above_complexity_15():
+    from radon.complexity import cc_visit
+
+    too_complex = set()
+    for path in sorted(PLATFORM.rglob("*.py")):
+        for block in cc_visit(path.read_text(encoding="utf-8")):
+            for item in [block, *getattr(block, "methods", [])]:
+                if item.complexity > MAX_COMPLEXITY:
+                    too_complex.add(f"{path.relative_to(PROJECT_ROOT)}:{item.lineno} {item.name} ({item.complexity})")
+    assert not too_complex, "cyclomatic complexity above 15:\n" + "\n".join(sorted(too_complex))
+
+
+def test_alert_messages_carry_no_identifying_digits():
+    from yhlaw.alerts import MAX_MESSAGE, alert_from_error, scrub
+
+    text = "record 33010619850312123X (phone 13812345678) failed\nsecond line with 110101199003077777"
+    assert scrub(text) == "record ****** (phone ******) failed"
+    assert scrub("x" * 1000) == "x" * MAX_MESSAGE
+    assert scrub("") is None and scrub(None) is None
+    alert = alert_from_error("task_failed", "ingest_courts", ValueError("case 1234567 bad"), task_id="load_case")
+    assert (alert.error_type, alert.message, alert.task_id) == ("ValueError", "case ****** bad", "load_case")
+
+
+def test_airflow_loads_the_alert_listener_plugin(airflow):
+    code = ("from airflow import plugins_manager as pm; pm.ensure_plugins_loaded() if hasattr(pm, 'ensure_plugins_loaded')"
+            " else None; from airflow.sdk.listener import get_listener_manager as g; m = g();"
+            " print(sorted(type(p).__name__ for p in m.pm.get_plugins()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "_AlertListener" in out.stdout, out.stdout + out.stderr
