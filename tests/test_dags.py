@@ -76,3 +76,15 @@ def test_dag_files_are_thin():
     for path in (PROJECT_ROOT / "dags").glob("*.py"):
         code = [l for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith("#")]
         assert len(code) < 40, f"{path.name} holds logic: {len(code)} lines"
+
+
+def test_every_task_and_every_run_has_a_time_limit(airflow):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    assert bag.dags and not bag.import_errors
+    for dag_id, dag in bag.dags.items():
+        assert dag.dagrun_timeout and dag.dagrun_timeout.total_seconds() > 0, f"{dag_id}: no dagrun_timeout"
+        for task in dag.tasks:
+            assert task.execution_timeout and task.execution_timeout.total_seconds() > 0, \
+                f"{dag_id}.{task.task_id}: no execution_timeout"

@@ -21,6 +21,11 @@ from yhlaw.spec import Entity, SourceSpec, load_spec, source_names
 from yhlaw.zone import DISTRICT_TZ
 
 OWNER = "data-platform"
+# Time limits: no task may hold a worker slot for ever (a source that never finishes, a lock
+# never released), and a run that has not finished by then is failed, so the next one starts.
+# An ingest spec may set its own (schedule.task_timeout_minutes, schedule.run_timeout_minutes).
+TASK_TIMEOUT = timedelta(minutes=60)
+RUN_TIMEOUT = timedelta(hours=4)
 
 
 def _conn(conn_id: str):
@@ -104,7 +109,10 @@ def build_ingest_dag(source: str):
         start_date=pendulum.parse(sched["start_date"], tz=tz),
         catchup=bool(sched.get("catchup", False)),
         max_active_runs=int(sched.get("max_active_runs", 4)),
+        dagrun_timeout=timedelta(minutes=int(sched.get("run_timeout_minutes", RUN_TIMEOUT.total_seconds() // 60))),
         default_args={
+            "execution_timeout": timedelta(minutes=int(sched.get("task_timeout_minutes",
+                                                                 TASK_TIMEOUT.total_seconds() // 60))),
             "owner": OWNER,
             "retries": 3,
             "retry_delay": timedelta(seconds=30),
@@ -152,7 +160,9 @@ def build_replay_dag():
             "entities": Param([], type="array", description="entity names; empty = every entity of the source"),
             "reason": Param(None, type=["null", "string"], description="only batches with this quarantine reason"),
         },
-        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30)},
+        dagrun_timeout=RUN_TIMEOUT,
+        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30),
+                      "execution_timeout": TASK_TIMEOUT},
         tags=["quarantine", "ops"],
         doc_md="# 隔离记录重放\n\nAfter fixing a rule or reference data, trigger with "
                "`{\"source\": \"enforcement\", \"reason\": \"unknown_town\"}`. Each batch is re-validated "
@@ -186,7 +196,9 @@ def build_reference_dag():
         start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
         catchup=False,
         max_active_runs=1,
+        dagrun_timeout=RUN_TIMEOUT,
         default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
+                      "execution_timeout": TASK_TIMEOUT,
                       "retry_exponential_backoff": True},
         tags=["reference"],
         doc_md="# 参考数据\n\nLoads `include/reference/towns.csv`, `population.csv`, `departments.csv` into "
@@ -238,7 +250,9 @@ def build_indicator_dag():
         start_date=pendulum.datetime(2021, 1, 1, tz=tz),
         catchup=False,
         max_active_runs=1,
+        dagrun_timeout=RUN_TIMEOUT,
         default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
+                      "execution_timeout": TASK_TIMEOUT,
                       "retry_exponential_backoff": True},
         tags=["indicators", "mart"],
         doc_md="# 指标计算\n\nIncremental refresh of `mart.indicator_values` from `core` (catalog: "

@@ -48,6 +48,13 @@ class HttpSourceClient:
         self.max_attempts = int(max_attempts or transport.get("max_attempts", 8))
         self.backoff_base = float(backoff_base if backoff_base is not None else transport.get("backoff_seconds", 0.5))
         self.backoff_max = float(transport.get("backoff_max_seconds", backoff_max))
+        # Bounds on time and size: a socket timeout only bounds the wait for one read, so a source
+        # that dribbles a byte at a time is cut off by the request's own deadline; a whole window
+        # read has a deadline and a page limit too (a looping source must not read for ever).
+        self.request_deadline = float(transport.get("request_deadline_seconds", max(30.0, 3 * self.timeout)))
+        self.read_deadline = float(transport.get("read_deadline_seconds", 3600))
+        self.max_pages = int(transport.get("max_pages", 100_000))
+        self._read_started = time.monotonic()
         self.sleep = sleep
         self.session = requests.Session()
         self.stats = ExtractStats()
@@ -88,7 +95,8 @@ class HttpSourceClient:
     def _send(self, method: str, url: str, **kwargs) -> dict[str, Any]:
         self.stats.requests += 1
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            resp = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+            self._read_body(resp, url)
         except requests.Timeout as exc:
             raise TransientError("timeout", f"no answer within {self.timeout}s: {url}") from exc
         except requests.ConnectionError as exc:
@@ -120,6 +128,25 @@ class HttpSourceClient:
                                               "not an object")
         return body
 
+    def _read_body(self, resp: requests.Response, url: str) -> None:
+        """Read the whole body within the request's deadline (it stays in ``resp.content``)."""
+        deadline = time.monotonic() + self.request_deadline
+        chunks = []
+        for chunk in resp.iter_content(chunk_size=65536):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                resp.close()
+                raise TransientError("slow", f"{url}: the body took longer than {self.request_deadline:.0f}s")
+        resp._content = b"".join(chunks)
+
+    def _check_bounds(self, path: str, pages: int) -> None:
+        """Fail the read, naming the bound, when a window has taken too long or too many pages."""
+        if pages > self.max_pages:
+            raise SourceError(f"{path}: more than {self.max_pages} pages in one window (transport max_pages)")
+        if time.monotonic() - self._read_started > self.read_deadline:
+            raise SourceError(f"{path}: the window was not read within {self.read_deadline:.0f}s "
+                              "(transport read_deadline_seconds)")
+
     def _with_retries(self, call: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -150,6 +177,7 @@ class HttpSourceClient:
         if reader is None:
             raise SourceError(f"unsupported pagination {style!r}")
         params = {"updated_since": since.isoformat(), "updated_until": until.isoformat()}
+        self._read_started = time.monotonic()
         max_restarts = int(self.transport.get("max_restarts", 3))
         for _ in range(max_restarts + 1):
             try:
@@ -166,6 +194,7 @@ class HttpSourceClient:
         params = {**params, "page_size": self.page_size}
         total, page, seen = None, 1, 0
         while True:
+            self._check_bounds(path, page)
             body = self._with_retries(lambda: self._checked_page(path, {**params, "page": page}),
                                       what=f"GET {path} page {page}")
             if total is None:
@@ -186,10 +215,11 @@ class HttpSourceClient:
             page += 1
 
     def _read_cursor(self, path: str, params: dict[str, Any], sink: "PageSink") -> bool:
-        """One pass following ``next_cursor`` until it is null."""
+        """One pass following ``next_cursor`` until it is null; a cursor served twice is a loop."""
         params = {**params, "limit": self.page_size}
-        cursor, seen = None, 0
+        cursor, seen, cursors = None, 0, set()
         while True:
+            self._check_bounds(path, len(cursors) + 1)
             query = {**params, **({"cursor": cursor} if cursor else {})}
             body = self._with_retries(lambda: self._checked_page(path, query), what=f"GET {path} after {seen}")
             self.stats.pages += 1
@@ -200,6 +230,10 @@ class HttpSourceClient:
             if not cursor:
                 self.stats.records += seen
                 return True
+            if cursor in cursors:
+                raise SourceError(f"{path}: the source sent a cursor it had sent before, after {len(cursors) + 1} "
+                                  "pages: its cursors loop")
+            cursors.add(cursor)
 
     def _checked_page(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         body = self._send("GET", self.creds.base_url + path, params=params,

@@ -1,0 +1,124 @@
+"""The HTTP reader against a source of our own that misbehaves in ways the simulators do not:
+cursors that loop back, endless pages, a body dribbled a byte at a time. Every read ends, in
+bounded time and memory, with an error naming the bound; nothing is written as if complete."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from yhlaw.readers import HttpSourceClient, SourceConnection, SourceError
+
+
+class ListSink:
+    def __init__(self):
+        self.items: list[dict] = []
+
+    def write(self, items):
+        self.items.extend(items)
+
+    def reset(self):
+        self.items.clear()
+
+
+def _serve(handler_cls):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class Hostile(BaseHTTPRequestHandler):
+    mode = "loop"
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.mode == "dribble":
+            for byte in data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+        else:
+            self.wfile.write(data)
+
+    def do_POST(self):
+        self._json({"access_token": "t", "expires_in": 600})
+
+    def do_GET(self):
+        q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        n = int(q.get("cursor", "c0")[1:]) if self.mode == "loop" else int(q.get("page", "1"))
+        if self.mode == "loop":       # c0 -> c1 -> c2 -> c1 -> ...: a cursor that loops back
+            nxt = {0: "c1", 1: "c2", 2: "c1"}[n]
+            self._json({"items": [{"id": f"r{n}"}], "next_cursor": nxt})
+        elif self.mode == "endless":  # announces more than it ever finishes serving
+            self._json({"items": [{"id": f"p{n}"}], "total": 10**9})
+        else:
+            self._json({"items": [{"id": "x", "name": "张三"}], "total": 1})
+
+
+@pytest.fixture
+def hostile():
+    servers = []
+
+    def start(mode: str):
+        handler = type(f"Hostile_{mode}", (Hostile,), {"mode": mode})
+        servers.append(_serve(handler))
+        return servers[-1].server_address[1]
+
+    yield start
+    for s in servers:
+        s.shutdown()
+
+
+def _client(port: int, **transport) -> HttpSourceClient:
+    conn = SourceConnection("http", "127.0.0.1", port, "http", "id", "secret", ())
+    return HttpSourceClient(conn, {"kind": "http", "auth": "oauth_client_credentials", "page_size": 10,
+                                   "timeout_seconds": 2, "max_attempts": 2, "backoff_seconds": 0, **transport},
+                            sleep=lambda s: None)
+
+
+WINDOW = (datetime(2022, 3, 1, tzinfo=timezone.utc), datetime(2022, 3, 2, tzinfo=timezone.utc))
+
+
+def test_a_cursor_that_loops_back_ends_the_read(hostile):
+    port = hostile("loop")
+    sink = ListSink()
+    with pytest.raises(SourceError, match="cursor it had sent before.*loop"):
+        _client(port, pagination="cursor").read_window("/items", *WINDOW, sink)
+    assert len(sink.items) <= 4, "the reader kept following the loop"
+
+
+def test_pages_without_end_stop_at_the_page_limit(hostile):
+    port = hostile("endless")
+    with pytest.raises(SourceError, match="more than 25 pages.*max_pages"):
+        _client(port, pagination="page", max_pages=25).read_window("/items", *WINDOW, ListSink())
+
+
+def test_a_body_dribbled_byte_by_byte_is_cut_at_the_request_deadline(hostile):
+    port = hostile("dribble")
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="took longer than 1s") as err:
+        _client(port, pagination="page", request_deadline_seconds=1).read_window("/items", *WINDOW, ListSink())
+    # Two attempts of about a second each, not the minutes the body would take at this pace.
+    assert time.monotonic() - started < 10
+    assert "张三" not in str(err.value)
+
+
+def test_the_whole_window_has_a_deadline(hostile):
+    port = hostile("endless")
+    client = _client(port, pagination="page", read_deadline_seconds=0.3)
+    with pytest.raises(SourceError, match="not read within 0s.*read_deadline_seconds"):
+        client.read_window("/items", *WINDOW, ListSink())
+    assert client.stats.pages >= 1
