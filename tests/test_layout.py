@@ -29,16 +29,24 @@ def test_the_design_cards_top_level():
     assert plugins, "plugins/ holds no plugin"
 
 
-def _wheel(tmp_path: Path, project: Path) -> zipfile.ZipFile:
-    out = tmp_path / project.name
+def _wheel(tmp_path: Path, project: Path, *packages: str) -> zipfile.ZipFile:
+    """Build the wheel from a copy of the project's pyproject and package folders (a build in
+    place would leave setuptools' build/ and egg-info in the working tree)."""
+    import shutil
+
+    src, out = tmp_path / "src", tmp_path / "wheel"
+    src.mkdir()
+    shutil.copy(project / "pyproject.toml", src)
+    for package in packages:
+        shutil.copytree(project / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "-w", str(out), str(project)], check=True, capture_output=True)
+                    "--disable-pip-version-check", "-w", str(out), str(src)], check=True, capture_output=True)
     (wheel,) = out.glob("*.whl")
     return zipfile.ZipFile(wheel)
 
 
 def test_the_platform_wheel_holds_the_platform_and_nothing_of_the_harness(tmp_path):
-    whl = _wheel(tmp_path, PROJECT_ROOT)
+    whl = _wheel(tmp_path, PROJECT_ROOT, "include/yhlaw")
     names = whl.namelist()
     packages = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}
     assert packages == {"yhlaw"}, packages
@@ -55,7 +63,7 @@ def test_the_platform_wheel_holds_the_platform_and_nothing_of_the_harness(tmp_pa
 
 
 def test_the_harness_wheel_holds_only_the_harness(tmp_path):
-    whl = _wheel(tmp_path, PROJECT_ROOT / "devtools")
+    whl = _wheel(tmp_path, PROJECT_ROOT / "devtools", "yhlaw_dev")
     packages = {n.split("/", 1)[0] for n in whl.namelist() if not n.split("/", 1)[0].endswith(".dist-info")}
     assert packages == {"yhlaw_dev"}, packages
     assert any(n.startswith("yhlaw_dev/sim/") for n in whl.namelist())
