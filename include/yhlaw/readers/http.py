@@ -130,6 +130,8 @@ class HttpSourceClient:
 
     def _read_body(self, resp: requests.Response, url: str) -> None:
         """Read the whole body within the request's deadline (it stays in ``resp.content``)."""
+        if resp.raw is None:      # a body already read (an adapter that does not stream)
+            return
         deadline = time.monotonic() + self.request_deadline
         chunks = []
         for chunk in resp.iter_content(chunk_size=65536):

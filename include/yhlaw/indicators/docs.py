@@ -1,0 +1,66 @@
+"""Documentation for analysts: ``docs/indicators.md`` is generated from the catalog (a test
+keeps it current)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from yhlaw import paths
+from yhlaw.indicators.definitions import Indicator, catalog, describe
+
+DOCS_PATH = paths.DOCS_DIR / "indicators.md"
+
+_PREAMBLE = [
+    "# 指标目录 (Indicator catalog)", "",
+    "Generated from `indicators/*.yaml` by `python -m yhlaw indicators --docs`; do not edit by hand.",
+    "Values are in `mart.indicator_values` (one row per indicator x grain x period x 镇街, the district is",
+    "`330110000000`); the latest values with targets and changes are in `mart.indicator_latest`;",
+    "changed published values are kept in `mart.indicator_value_revision`. Breakdowns by each",
+    "indicator's other dimensions are in `mart.indicator_values_by_dimension` (a rate within the",
+    "member where the denominator is over the same table, else a share of the town's total).", "",
+    "How to read a value: value = numerator / denominator x scale, NULL where the denominator is 0.",
+    "Quarters, years and the district add up numerators and denominators (never average rates);",
+    "`snapshot` indicators take the last month of the period that has data.", "",
+    "| code | 指标 | area | unit | direction | target |", "|---|---|---|---|---|---|",
+]
+
+
+def render_docs(indicators: tuple[Indicator, ...] | None = None) -> str:
+    indicators = indicators if indicators is not None else catalog()
+    lines = list(_PREAMBLE)
+    lines += [_summary_row(i) for i in indicators]
+    for area in dict.fromkeys(i.area for i in indicators):
+        lines += ["", f"## {area}"]
+        for i in (x for x in indicators if x.area == area):
+            lines += _section(i)
+    return "\n".join(lines) + "\n"
+
+
+def _summary_row(i: Indicator) -> str:
+    target = "—" if i.target is None else f"{i.target:g} {i.unit}"
+    return f"| [`{i.code}`](#{i.code}) | {i.name_zh} | {i.area} | {i.unit} | {i.direction} | {target} |"
+
+
+def _section(i: Indicator) -> list[str]:
+    """One indicator's section: its definition, parameters, assumptions and file."""
+    lines = ["", f"### {i.code}", "", f"**{i.name_zh}** — {i.name_en}", "",
+             f"- Policy: {i.section} — “{i.clause}”",
+             f"- Unit: {i.unit} (scale {i.scale:g}); {i.direction} is better",
+             f"- Target: {'none stated' if i.target is None else f'{i.target:g}'} — {i.target_source}",
+             f"- Grains: {', '.join(i.grains)}; levels: {', '.join(i.levels)}; rollup: {i.rollup}",
+             f"- Dimensions: {', '.join(i.dimensions)} (breakdowns in `mart.indicator_values_by_dimension`)",
+             f"- Numerator: `{describe(i.numerator)}`",
+             f"- Denominator: `{describe(i.denominator)}`" if i.denominator else
+             "- Denominator: none (a count; value = numerator)"]
+    if i.parameters:
+        lines.append("- Parameters: " + ", ".join(f"`{k}` = {json.dumps(v, ensure_ascii=False)}"
+                                                for k, v in i.parameters.items()))
+    lines += ["- Assumptions:"] + [f"  - {a}" for a in i.assumptions]
+    lines.append(f"- Definition: `indicators/{i.spec_file}`")
+    return lines
+
+
+def write_docs() -> Path:
+    DOCS_PATH.write_text(render_docs(), encoding="utf-8")
+    return DOCS_PATH
