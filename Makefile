@@ -55,5 +55,8 @@ reliability: setup
 airflow-env: venv
 	@$(PY) -m yhlaw_dev env
 
+# Everything local except the secrets: .local/secrets.env holds the PII HMAC key the warehouse's
+# party keys were made with; deleting it by accident would make every new party key differ.
+# Rotating it is a procedure (docs/security.md), not a clean-up.
 clean:
-	rm -rf .local
+	@test -d .local && find .local -mindepth 1 -maxdepth 1 ! -name secrets.env -exec rm -rf {} + || true
