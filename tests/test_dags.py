@@ -88,3 +88,14 @@ def test_every_task_and_every_run_has_a_time_limit(airflow):
         for task in dag.tasks:
             assert task.execution_timeout and task.execution_timeout.total_seconds() > 0, \
                 f"{dag_id}.{task.task_id}: no execution_timeout"
+
+
+def test_dags_and_tasks_carry_chinese_display_names_from_the_specs(airflow):
+    from yhlaw_dev.stack import load_dag
+
+    for source in source_names():
+        dag, spec = load_dag(f"ingest_{source}"), load_spec(source)
+        assert dag.dag_display_name == f"采集 · {spec.title}"
+        for name, entity in spec.entities.items():
+            assert dag.get_task(f"validate_{name}").task_display_name == f"校验 · {entity.title}"
+    assert load_dag("compute_indicators").dag_display_name == "指标计算"

@@ -105,6 +105,7 @@ def build_ingest_dag(source: str):
 
     @dag(
         dag_id=f"ingest_{source}",
+        dag_display_name=f"采集 · {spec.title}",
         schedule=CronDataIntervalTimetable(sched["cron"], timezone=tz),
         start_date=pendulum.parse(sched["start_date"], tz=tz),
         catchup=bool(sched.get("catchup", False)),
@@ -124,9 +125,10 @@ def build_ingest_dag(source: str):
     )
     def ingest():
         for name, entity in spec.entities.items():
-            extract = task(task_id=f"extract_{name}")(run_extract)
-            validate = task(task_id=f"validate_{name}")(run_validate)
-            publish = task(task_id=f"load_{name}", outlets=[table_asset("core", entity.table)])(run_load)
+            extract = task(task_id=f"extract_{name}", task_display_name=f"抽取 · {entity.title}")(run_extract)
+            validate = task(task_id=f"validate_{name}", task_display_name=f"校验 · {entity.title}")(run_validate)
+            publish = task(task_id=f"load_{name}", task_display_name=f"入库 · {entity.title}",
+                           outlets=[table_asset("core", entity.table)])(run_load)
             landed = extract(source, name)
             publish(source, name, validate(source, name, landed))
 
@@ -151,6 +153,7 @@ def build_replay_dag():
 
     @dag(
         dag_id="replay_quarantine",
+        dag_display_name="隔离记录重放",
         schedule=None,
         start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
         catchup=False,
@@ -169,7 +172,7 @@ def build_replay_dag():
                "from raw; see `audit.replay`. Command line: `python -m yhlaw replay --source S`.",
     )
     def replay_quarantine():
-        task(task_id="replay")(run_replay)()
+        task(task_id="replay", task_display_name="重放隔离记录")(run_replay)()
 
     return replay_quarantine()
 
@@ -192,6 +195,7 @@ def build_reference_dag():
 
     @dag(
         dag_id="reference_data",
+        dag_display_name="参考数据",
         schedule="@daily",
         start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
         catchup=False,
@@ -206,7 +210,8 @@ def build_reference_dag():
                "Files are checked on load (every year has every 镇街, counts positive, aliases unique).",
     )
     def reference():
-        task(task_id="load_reference", outlets=reference_assets())(run_reference_load)()
+        task(task_id="load_reference", task_display_name="装载参考数据",
+             outlets=reference_assets())(run_reference_load)()
 
     return reference()
 
@@ -245,6 +250,7 @@ def build_indicator_dag():
 
     @dag(
         dag_id="compute_indicators",
+        dag_display_name="指标计算",
         schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("30 6 * * *", timezone=tz),
                                      assets=AssetAny(*assets)),
         start_date=pendulum.datetime(2021, 1, 1, tz=tz),
@@ -260,7 +266,7 @@ def build_indicator_dag():
                "Asset, and daily at 06:30. Full rebuild: `python -m yhlaw indicators --full`.",
     )
     def compute_indicators():
-        task(task_id="refresh_indicators",
+        task(task_id="refresh_indicators", task_display_name="刷新指标",
              outlets=[table_asset("mart", "indicator_values")])(
             run_indicator_refresh)()
 
