@@ -534,3 +534,14 @@ def test_no_identifying_value_reaches_what_analysts_and_dashboards_read(warehous
                     c=sql.Identifier(column), t=sql.Identifier(schema, table)), (sorted(pii),))
                 leaked = cur.fetchall()
                 assert not leaked, f"{schema}.{table}.{column} readable by {role} holds identifying values {leaked}"
+
+
+def test_every_reason_the_runs_above_recorded_is_registered(warehouse):
+    """After every source's days, faults, rejections and replays: each reason in quarantine and
+    in the validation results is in the registry, at its level and severity."""
+    from yhlaw.reasons import unregistered_reasons
+
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM quarantine.record")
+        assert cur.fetchone()[0] > 0, "the runs above quarantined nothing: this check would prove nothing"
+        assert unregistered_reasons(conn) == {}

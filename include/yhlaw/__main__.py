@@ -1,4 +1,4 @@
-"""Command line of the platform: ``python -m yhlaw setup | rebuild | replay | indicators | env``.
+"""Command line of the platform: ``python -m yhlaw setup | rebuild | replay | indicators | docs | env``.
 
 The demo, the benchmarks and the reliability harness are the development harness's:
 ``python -m yhlaw_dev demo | bench | reliability | env``.
@@ -75,6 +75,16 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Regenerate every document made from the platform's declarations (tests hold them equal)."""
+    from yhlaw import indicators, reasons
+
+    print(f"wrote {indicators.write_docs()}")
+    reasons.write_reason_docs()
+    print(f"wrote {reasons.REASON_DOCS_FILE}")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -104,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="recompute every period of every indicator")
     p.add_argument("--docs", action="store_true", help="regenerate docs/indicators.md from the catalog")
     p.set_defaults(func=cmd_indicators)
+    p = sub.add_parser("docs", help="regenerate the generated docs (indicators, reason codes, sources)")
+    p.set_defaults(func=cmd_docs)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
     args = parser.parse_args(argv)

@@ -9,17 +9,19 @@ import os
 import subprocess
 import sys
 
+from yhlaw.reasons import load_reason_codes
 from yhlaw.reference import load_reference
 from yhlaw.settings import Settings
 from yhlaw.warehouse import ensure_database, migrate, transaction
 
 
 def prepare_warehouse(settings: Settings, *, recreate: bool = False) -> list[str]:
-    """Database, roles, schema (migrations) and reference data; idempotent."""
+    """Database, roles, schema (migrations), reference data and the reason-code registry; idempotent."""
     ensure_database(settings.admin_url, recreate=recreate)
     applied = migrate(settings.admin_url)
     with transaction(settings.admin_url) as conn:
         load_reference(conn)
+        load_reason_codes(conn)
     return applied
 
 

@@ -60,6 +60,9 @@ _SEP = "\ue000"
 _TEXTS_SUSPECT_RE = f"(^|{_SEP}){_SPACE}|{_SPACE}({_SEP}|$)|{_MOJIBAKE_CANDIDATE.pattern}"
 LOCAL_ZONE = "Asia/Shanghai"
 TYPED_PREFIX = "typed_"
+# Batch flags of the typed table (computed over the raw batch in ``typing_select``) -> the
+# quarantine reason of the suite rule that requires them false.
+FLAG_REASONS = {"_duplicate": "duplicate_record", "_conflict": "conflicting_duplicate"}
 
 
 def typed_table_name(entity: Entity) -> str:
@@ -75,7 +78,7 @@ def town_fields(entity: Entity) -> list[Field]:
 
 
 def helper_columns(entity: Entity) -> list[str]:
-    return [*HELPER_COLUMNS, *(f"_{f.name}_status" for f in town_fields(entity)), "_duplicate", "_conflict"]
+    return [*HELPER_COLUMNS, *(f"_{f.name}_status" for f in town_fields(entity)), *FLAG_REASONS]
 
 
 def _path(f: Field) -> sql.Composable:
@@ -125,53 +128,167 @@ def _text_value(t: sql.Composable, f: Field) -> sql.Composable:
     return sql.SQL("CASE {t} {whens} ELSE {t} END").format(t=t, whens=whens)
 
 
+def _is_string(v: sql.Composable) -> sql.Composable:
+    return sql.SQL("jsonb_typeof({}) = 'string'").format(v)
+
+
+def _moment_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    """``timestamp`` and ``stage_time``: with an offset or "Z" as given, else a local time."""
+    return (sql.SQL("({} AND {})").format(_is_string(v), _moment_ok(t)),
+            sql.SQL("CASE WHEN length({t}) IN (20, 25) THEN {t}::timestamptz "
+                    "ELSE {t}::timestamp AT TIME ZONE {zone} END").format(t=t, zone=sql.Literal(LOCAL_ZONE)))
+
+
+def _date_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    return (sql.SQL("({} AND length({}) = 10 AND {})").format(_is_string(v), t, _moment_ok(t)),
+            sql.SQL("{}::date").format(t))
+
+
+def _text_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    limit = int(f.options.get("max_length", DEFAULT_MAX_TEXT_LENGTH))
+    return (sql.SQL("({} AND char_length({}) <= {})").format(_is_string(v), t, sql.Literal(limit)),
+            _text_value(sql.SQL("NULLIF({}, '')").format(t), f))
+
+
+def _number_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    """``decimal`` and ``integer``: plain digits (a JSON number or a string of one)."""
+    pattern = _DECIMAL_RE if f.type == "decimal" else _INTEGER_RE
+    return (sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(v, t, sql.Literal(pattern)),
+            sql.SQL("{}::{}").format(t, sql.SQL("numeric" if f.type == "decimal" else "bigint")))
+
+
+def _bool_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    trues = sorted(x for x in TRUE_VALUES if isinstance(x, str))
+    falses = sorted(x for x in FALSE_VALUES if isinstance(x, str))
+    ok = sql.SQL("(jsonb_typeof({v}) = 'boolean' OR (jsonb_typeof({v}) = 'string' AND {t} IN ({tf}))"
+                 " OR (jsonb_typeof({v}) = 'number' AND {t} IN ('0', '1')))").format(
+        v=v, t=t, tf=sql.SQL(", ").join(map(sql.Literal, trues + falses)))
+    value = sql.SQL("({t} IN ({tr}))").format(t=t, tr=sql.SQL(", ").join(map(sql.Literal, [*trues, "true"])))
+    return ok, value
+
+
+def _party_key_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    return (sql.SQL("({} AND char_length({}) <= {} AND {} ~ {})").format(
+                _is_string(v), t, sql.Literal(_PARTY_MAX_LENGTH), t, sql.Literal(_PARTY_RE)),
+            sql.SQL("encode(ext.hmac(convert_to(upper({}), 'UTF8'), (SELECT k FROM pg_temp.pii_key), "
+                    "'sha256'), 'hex')").format(t))
+
+
+def _json_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    """Any JSON value but null, without a character mojibake is made of; ``keep``: the list's
+    objects reduced to those keys."""
+    keep = f.options.get("keep")
+    ok = sql.SQL("(jsonb_typeof({}) <> 'null' AND {}::text !~ {})").format(
+        v, v, sql.Literal(_MOJIBAKE_CANDIDATE.pattern))
+    if not keep:
+        return ok, v
+    obj = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+        sql.SQL("{}, e -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keep))
+    return ok, sql.SQL(
+        "CASE WHEN jsonb_typeof({v}) = 'array' THEN COALESCE((SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object' "
+        "THEN {obj} ELSE e END ORDER BY o) FROM jsonb_array_elements({v}) WITH ORDINALITY x (e, o)), '[]'::jsonb) "
+        "ELSE {v} END").format(v=v, obj=obj)
+
+
+# Field type -> its (ok, value) in SQL; ``town`` fields are looked up instead (``_town_columns``).
+_FIELD_SQL = {"timestamp": _moment_sql, "stage_time": _moment_sql, "date": _date_sql, "text": _text_sql,
+              "decimal": _number_sql, "integer": _number_sql, "bool": _bool_sql, "party_key": _party_key_sql,
+              "json": _json_sql}
+
+
 def field_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
     """(ok, value) of one field whose jsonb value is ``v`` and text ``t``: ``ok`` holds when the
     value is present and in a form typed here; ``value`` is its typed value, given ``ok``. A
     record is typed here if each field is absent or ok (``text``: and the record's texts pass
     ``_TEXTS_SUSPECT_RE``)."""
-    string = sql.SQL("jsonb_typeof({}) = 'string'").format(v)
-    if f.type in ("timestamp", "stage_time"):
-        return (sql.SQL("({} AND {})").format(string, _moment_ok(t)),
-                sql.SQL("CASE WHEN length({t}) IN (20, 25) THEN {t}::timestamptz "
-                        "ELSE {t}::timestamp AT TIME ZONE {zone} END").format(t=t, zone=sql.Literal(LOCAL_ZONE)))
-    if f.type == "date":
-        return (sql.SQL("({} AND length({}) = 10 AND {})").format(string, t, _moment_ok(t)),
-                sql.SQL("{}::date").format(t))
-    if f.type == "text":
-        limit = int(f.options.get("max_length", DEFAULT_MAX_TEXT_LENGTH))
-        return (sql.SQL("({} AND char_length({}) <= {})").format(string, t, sql.Literal(limit)),
-                _text_value(sql.SQL("NULLIF({}, '')").format(t), f))
-    if f.type in ("decimal", "integer"):
-        pattern = _DECIMAL_RE if f.type == "decimal" else _INTEGER_RE
-        return (sql.SQL("(jsonb_typeof({}) IN ('number', 'string') AND {} ~ {})").format(v, t, sql.Literal(pattern)),
-                sql.SQL("{}::{}").format(t, sql.SQL("numeric" if f.type == "decimal" else "bigint")))
-    if f.type == "bool":
-        trues = sorted(x for x in TRUE_VALUES if isinstance(x, str))
-        falses = sorted(x for x in FALSE_VALUES if isinstance(x, str))
-        ok = sql.SQL("(jsonb_typeof({v}) = 'boolean' OR (jsonb_typeof({v}) = 'string' AND {t} IN ({tf}))"
-                     " OR (jsonb_typeof({v}) = 'number' AND {t} IN ('0', '1')))").format(
-            v=v, t=t, tf=sql.SQL(", ").join(map(sql.Literal, trues + falses)))
-        value = sql.SQL("({t} IN ({tr}))").format(t=t, tr=sql.SQL(", ").join(map(sql.Literal, [*trues, "true"])))
-        return ok, value
-    if f.type == "party_key":
-        return (sql.SQL("({} AND char_length({}) <= {} AND {} ~ {})").format(
-                    string, t, sql.Literal(_PARTY_MAX_LENGTH), t, sql.Literal(_PARTY_RE)),
-                sql.SQL("encode(ext.hmac(convert_to(upper({}), 'UTF8'), (SELECT k FROM pg_temp.pii_key), "
-                        "'sha256'), 'hex')").format(t))
-    if f.type == "json":
-        keep = f.options.get("keep")
-        ok = sql.SQL("(jsonb_typeof({}) <> 'null' AND {}::text !~ {})").format(
-            v, v, sql.Literal(_MOJIBAKE_CANDIDATE.pattern))
-        if not keep:
-            return ok, v
-        obj = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
-            sql.SQL("{}, e -> {}").format(sql.Literal(k), sql.Literal(k)) for k in keep))
-        return ok, sql.SQL(
-            "CASE WHEN jsonb_typeof({v}) = 'array' THEN COALESCE((SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object' "
-            "THEN {obj} ELSE e END ORDER BY o) FROM jsonb_array_elements({v}) WITH ORDINALITY x (e, o)), '[]'::jsonb) "
-            "ELSE {v} END").format(v=v, obj=obj)
-    raise ValueError(f"field {f.name}: no SQL typing for type {f.type!r}")
+    typed = _FIELD_SQL.get(f.type)
+    if typed is None:
+        raise ValueError(f"field {f.name}: no SQL typing for type {f.type!r}")
+    return typed(f, v, t)
+
+
+def _stage_maps(fields: list[Field]) -> dict[tuple[str, str], tuple[sql.Composable, sql.Composable]]:
+    """One map column per stage list (source and list key) the entity's stage times read:
+    (source, list key) -> (its name in x, its expression)."""
+    maps: dict[tuple[str, str], tuple[sql.Composable, sql.Composable]] = {}
+    for f in fields:
+        if f.type == "stage_time" and _stage_key(f) not in maps:
+            maps[_stage_key(f)] = (sql.Identifier(f"map{len(maps)}"), _stage_map(f))
+    return maps
+
+
+def _source_columns(fields: list[Field], v: list[sql.Composable],
+                    t: list[sql.Composable]) -> tuple[list[sql.Composable], list[sql.Composable]]:
+    """Columns of levels x (the stage maps, then every other field's value and text by its path)
+    and y0 (each stage time's value and text, from its map)."""
+    maps = _stage_maps(fields)
+    x_cols = [sql.SQL("{} AS {}").format(expr, name) for name, expr in maps.values()]
+    y0_cols = []
+    for i, f in enumerate(fields):
+        if f.type == "stage_time":
+            src = sql.SQL("(x.{} -> {} -> {})").format(maps[_stage_key(f)][0], sql.Literal(f.options["stage"]),
+                                                       sql.Literal(f.options.get("time_key", "time")))
+            y0_cols.append(sql.SQL("{src} AS {v}, {src} #>> '{{}}' AS {t}").format(src=src, v=v[i], t=t[i]))
+        else:
+            x_cols.append(sql.SQL("{src} AS {v}, {src} #>> '{{}}' AS {t}").format(src=_path(f), v=v[i], t=t[i]))
+    return x_cols, y0_cols
+
+
+def _town_columns(i: int, f: Field, v: sql.Composable, t: sql.Composable, ok: sql.Composable):
+    """A town field: (its join to the session's town aliases, its y columns (code, status, ok),
+    its z columns, its status column)."""
+    name, alias, status = sql.Identifier(f.name), sql.Identifier(f"town{i}"), sql.Identifier(f"_{f.name}_status")
+    join = sql.SQL("LEFT JOIN pg_temp.town_lookup {a} ON {a}.alias = y0.{t}").format(a=alias, t=t)
+    checks = [
+        sql.SQL("{a}.town_code AS {name}, CASE WHEN y0.{v} IS NULL OR jsonb_typeof(y0.{v}) = 'null' "
+                "THEN 'missing' WHEN {a}.alias IS NULL THEN 'unknown' WHEN {a}.in_district "
+                "THEN 'current' ELSE 'moved_out' END AS {s}").format(a=alias, name=name, v=v, s=status),
+        # found under its exact text (nothing for normalise to remove), or absent
+        sql.SQL("(y0.{v} IS NULL OR jsonb_typeof(y0.{v}) = 'null' OR ({a}.alias IS NOT NULL "
+                "AND jsonb_typeof(y0.{v}) = 'string')) AS {ok}").format(v=v, a=alias, ok=ok),
+    ]
+    return join, checks, sql.SQL("y.{}, y.{}").format(name, ok), status
+
+
+def _value_columns(f: Field, v: sql.Composable, t: sql.Composable, ok: sql.Composable):
+    """Any other field: (its y column: whether it is ok, with its value and text; its z columns:
+    the typed value and whether the field is ok or absent)."""
+    present_ok, _ = field_sql(f, sql.SQL("y0.{}").format(v), sql.SQL("y0.{}").format(t))
+    check = sql.SQL("{p} AS {ok}, y0.{v}, y0.{t}").format(v=v, t=t, p=present_ok, ok=ok)
+    _, value = field_sql(f, sql.SQL("y.{}").format(v), sql.SQL("y.{}").format(t))
+    typed = sql.SQL("CASE WHEN y.{ok} THEN {value} END AS {name}, "
+                    "(y.{ok} OR y.{v} IS NULL OR jsonb_typeof(y.{v}) = 'null') AS {ok}").format(
+        ok=ok, value=value, name=sql.Identifier(f.name), v=v)
+    return check, typed
+
+
+def _texts_ok(texts: list[sql.Composable]) -> sql.Composable:
+    """Whether none of the record's texts begins or ends with white space or holds a character
+    mojibake is made of."""
+    if not texts:
+        return sql.SQL("true")
+    return sql.SQL("concat_ws({sep}, {texts}) !~ {re}").format(
+        sep=sql.Literal(_SEP), texts=sql.SQL(", ").join(texts), re=sql.Literal(_TEXTS_SUSPECT_RE))
+
+
+def _check_columns(fields: list[Field], v: list[sql.Composable], t: list[sql.Composable],
+                   ok: list[sql.Composable]) -> dict[str, list[sql.Composable]]:
+    """Per level, what each field adds: y checks, z columns, town joins and statuses, and the
+    texts checked together."""
+    out: dict[str, list[sql.Composable]] = {"y_checks": [], "z_cols": [], "joins": [], "statuses": [], "texts": []}
+    for i, f in enumerate(fields):
+        if f.type == "town":
+            join, checks, typed, status = _town_columns(i, f, v[i], t[i], ok[i])
+            out["joins"].append(join)
+            out["y_checks"].extend(checks)
+            out["statuses"].append(status)
+        else:
+            check, typed = _value_columns(f, v[i], t[i], ok[i])
+            out["y_checks"].append(check)
+            if f.type == "text":
+                out["texts"].append(sql.SQL("y0.{}").format(t[i]))
+        out["z_cols"].append(typed)
+    return out
 
 
 def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Composable:
@@ -188,46 +305,10 @@ def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Compo
     t = [sql.Identifier(f"t{i}") for i in n]
     ok = [sql.Identifier(f"ok{i}") for i in n]
     ident = sql.Identifier
-    maps = {}
-    for f in fields:
-        if f.type == "stage_time" and _stage_key(f) not in maps:
-            maps[_stage_key(f)] = (ident(f"map{len(maps)}"), _stage_map(f))
-    x_cols = [sql.SQL("{} AS {}").format(expr, name) for name, expr in maps.values()]
-    y_cols, z_cols, joins, statuses = [], [], [], []
-    for i, f in enumerate(fields):
-        if f.type == "stage_time":
-            src = sql.SQL("(x.{} -> {} -> {})").format(maps[_stage_key(f)][0], sql.Literal(f.options["stage"]),
-                                                       sql.Literal(f.options.get("time_key", "time")))
-            y_cols.append(sql.SQL("{src} AS {v}, {src} #>> '{{}}' AS {t}").format(src=src, v=v[i], t=t[i]))
-        else:
-            x_cols.append(sql.SQL("{src} AS {v}, {src} #>> '{{}}' AS {t}").format(src=_path(f), v=v[i], t=t[i]))
-    y_checks, texts = [], []
-    for i, f in enumerate(fields):
-        name = ident(f.name)
-        if f.type == "town":
-            alias = ident(f"town{i}")
-            joins.append(sql.SQL("LEFT JOIN pg_temp.town_lookup {a} ON {a}.alias = y0.{t}").format(a=alias, t=t[i]))
-            status = ident(f"_{f.name}_status")
-            y_checks.append(sql.SQL("{a}.town_code AS {name}, CASE WHEN y0.{v} IS NULL OR jsonb_typeof(y0.{v}) = 'null' "
-                                    "THEN 'missing' WHEN {a}.alias IS NULL THEN 'unknown' WHEN {a}.in_district "
-                                    "THEN 'current' ELSE 'moved_out' END AS {s}").format(a=alias, name=name, v=v[i], s=status))
-            # found under its exact text (nothing for normalise to remove), or absent
-            y_checks.append(sql.SQL("(y0.{v} IS NULL OR jsonb_typeof(y0.{v}) = 'null' OR ({a}.alias IS NOT NULL "
-                                    "AND jsonb_typeof(y0.{v}) = 'string')) AS {ok}").format(v=v[i], a=alias, ok=ok[i]))
-            z_cols.append(sql.SQL("y.{}, y.{}").format(name, ok[i]))
-            statuses.append(status)
-            continue
-        present_ok, _ = field_sql(f, sql.SQL("y0.{}").format(v[i]), sql.SQL("y0.{}").format(t[i]))
-        y_checks.append(sql.SQL("{p} AS {ok}, y0.{v}, y0.{t}").format(v=v[i], t=t[i], p=present_ok, ok=ok[i]))
-        _, value = field_sql(f, sql.SQL("y.{}").format(v[i]), sql.SQL("y.{}").format(t[i]))
-        z_cols.append(sql.SQL("CASE WHEN y.{ok} THEN {value} END AS {name}, "
-                              "(y.{ok} OR y.{v} IS NULL OR jsonb_typeof(y.{v}) = 'null') AS {ok}").format(
-            ok=ok[i], value=value, name=name, v=v[i]))
-        if f.type == "text":
-            texts.append(sql.SQL("y0.{}").format(t[i]))
-    texts_ok = (sql.SQL("concat_ws({sep}, {texts}) !~ {re}").format(
-        sep=sql.Literal(_SEP), texts=sql.SQL(", ").join(texts),
-        re=sql.Literal(_TEXTS_SUSPECT_RE)) if texts else sql.SQL("true"))
+    x_cols, y_cols = _source_columns(fields, v, t)
+    parts = _check_columns(fields, v, t, ok)
+    statuses = parts["statuses"]
+    texts_ok = _texts_ok(parts["texts"])
     key, upd = sql.Literal(entity.key), sql.Literal(entity.updated_at)
     fast = sql.SQL(" AND ").join([sql.SQL("z.is_object"), sql.SQL("z.texts_ok"),
                                   *(sql.SQL("z.{}").format(o) for o in ok), *_not_future(entity, interval_end)])
@@ -249,10 +330,10 @@ def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Compo
     ).format(cols=sql.SQL(", ").join(sql.SQL("z.{}").format(ident(c)) for c in entity.columns),
              statuses=sql.SQL("").join(sql.SQL("z.{}, ").format(s) for s in statuses),
              statuses_y=sql.SQL("").join(sql.SQL("y.{}, ").format(s) for s in statuses),
-             z_cols=sql.SQL(", ").join(z_cols), fast=fast, texts_ok=texts_ok,
-             y_checks=sql.SQL(", ").join(y_checks), x_cols=sql.SQL(", ").join(x_cols),
+             z_cols=sql.SQL(", ").join(parts["z_cols"]), fast=fast, texts_ok=texts_ok,
+             y_checks=sql.SQL(", ").join(parts["y_checks"]), x_cols=sql.SQL(", ").join(x_cols),
              y0_cols=sql.SQL(", ").join(y_cols) if y_cols else sql.SQL("true AS no_stage_times"),
-             key=key, upd=upd, joins=sql.SQL(" ").join(joins))
+             key=key, upd=upd, joins=sql.SQL(" ").join(parts["joins"]))
 
 
 def _not_future(entity: Entity, interval_end: datetime | None) -> list[sql.Composable]:
@@ -325,7 +406,7 @@ def _prepare_session(cur, entity: Entity, ctx: Context) -> None:
     cur.execute(sql.SQL("CREATE TEMP TABLE {t} AS SELECT NULL::int AS seq, {cols} FROM {staging} WITH NO DATA").format(
         t=typed, cols=sql.SQL(", ").join(map(sql.Identifier, entity.columns)), staging=store.staging_table(entity)))
     helpers = [sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(c), sql.SQL(
-        "boolean" if c in ("_duplicate", "_conflict") else "text")) for c in helper_columns(entity)]
+        "boolean" if c in FLAG_REASONS else "text")) for c in helper_columns(entity)]
     # Numbers wide enough for any value the typing reads: a value out of the column's range is
     # the suite's to find (amount_out_of_range, count_out_of_range), not a failed insert.
     widened = [sql.SQL("ALTER COLUMN {} TYPE {}").format(sql.Identifier(f.name), sql.SQL(

@@ -23,7 +23,8 @@ field (``HELPER_COLUMNS`` maps each to the quarantine reason its suite rule uses
 * ``_mojibake`` -- text that is UTF-8 decoded with the wrong codec (Latin-1/cp1252 or GBK), or
   that lost characters to U+FFFD in an earlier wrong decode (see ``looks_mojibake``).
 
-Also ``_<town col>_status`` ('current' | 'moved_out' | 'unknown' | 'missing'), and the
+Also ``_<town col>_status`` ('current' | 'moved_out' | 'unknown' | 'missing';
+``TOWN_STATUS_REASONS`` maps the last three to their quarantine reasons), and the
 raw-batch flags ``_duplicate`` and ``_conflict`` supplied by the caller.
 """
 
@@ -50,6 +51,13 @@ HELPER_COLUMNS = {
     "_future_dates": "future_date",
     "_too_long": "field_too_long",
     "_mojibake": "mojibake_text",
+}
+# Town status (``_<town col>_status``: ``TownResolver`` here, the same statuses in SQL in
+# ``conform``) -> the quarantine reason of the suite rule that rejects it; 'current' passes.
+TOWN_STATUS_REASONS = {
+    "missing": "missing_required_field",
+    "unknown": "unknown_town",
+    "moved_out": "town_out_of_district",
 }
 # Problem kind a converter reports for a value -> its helper column.
 _KIND_COLUMN = {"parse": "_parse_errors", "date_format": "_date_format", "range": "_impossible_dates",

@@ -69,6 +69,14 @@ class Outcome:
 
 
 _RUNNERS: dict[str, "SuiteRunner"] = {}
+# Batch-level check -> the reason code it records (``batch_checks``; every code is registered in
+# include/reason_codes.yaml, see ``yhlaw.reasons``). Row-level reasons are the suites' ``meta.reason``.
+BATCH_CHECK_REASONS = {
+    "quarantine_ratio": "too_many_bad_rows",
+    "volume": "volume_anomaly",
+    "schema_missing_fields": "schema_drift",
+    "schema_extra_fields": "schema_drift",
+}
 
 
 class LendableConnection(psycopg2.extensions.connection):
@@ -169,50 +177,60 @@ class SuiteRunner:
             yield self._validate(conn, f"{table}_slice")
 
     def _validate(self, conn: LendableConnection, table: str) -> Outcome:
+        report = self._report(conn, table)
+        bad: dict[int, list[dict[str, Any]]] = {}
+        results = [self._check_result(r, bad) for r in report.results]
+        return Outcome(bad_rows=bad, results=results)
+
+    def _report(self, conn: LendableConnection, table: str):
+        """GX's validation of ``pg_temp.<table>``, in the lent session (rolled back after)."""
         self._session, conn.lent = conn, True
         try:
             batch = self._batch_definition(conn, table).get_batch()
-            report = batch.validate(self.suite, result_format={
+            return batch.validate(self.suite, result_format={
                 "result_format": "COMPLETE", "unexpected_index_column_names": ["seq"],
                 "partial_unexpected_count": 1 << 62, "return_unexpected_index_query": False})
         finally:
             self._session, conn.lent = None, False
             conn.rollback()
-        bad: dict[int, list[dict[str, Any]]] = {}
-        results = []
-        for r in report.results:
-            cfg = r.expectation_config
-            meta = cfg.meta or {}
-            critical = str(cfg.severity.value if hasattr(cfg.severity, "value") else cfg.severity) == "critical"
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"suite {self.name}: expectation {meta['check']} could not run: "
-                    f"{r.exception_info.get('exception_message')}"
-                )
-            unexpected = list(r.result.get("unexpected_index_list") or [])
-            if len(unexpected) != (r.result.get("unexpected_count") or 0):
-                raise RuntimeError(f"suite {self.name}: expectation {meta['check']} counted "
-                                   f"{r.result.get('unexpected_count')} failing rows but named {len(unexpected)}")
-            columns = [v for k, v in cfg.kwargs.items() if k in ("column", "column_A", "column_B")]
-            examples = []
-            for row in unexpected:
-                detail = {
-                    "reason": meta["reason"],
-                    "check": meta["check"],
-                    "columns": {c: _jsonable(row.get(c)) for c in columns},
-                }
-                if len(examples) < 5:
-                    examples.append(detail["columns"])
-                if critical:
-                    bad.setdefault(int(row["seq"]), []).append(detail)
-            results.append(
-                CheckResult(
-                    check=meta["check"], level="row", reason=meta["reason"], blocking=False,
-                    success=bool(r.success), unexpected_count=len(unexpected),
-                    observed={"examples": examples, "severity": "critical" if critical else "warning"},
-                )
+
+    def _failing_rows(self, r, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows an expectation named (each with its ``seq``); raises if it could not run or
+        counted other rows than it named."""
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"suite {self.name}: expectation {meta['check']} could not run: "
+                f"{r.exception_info.get('exception_message')}"
             )
-        return Outcome(bad_rows=bad, results=results)
+        unexpected = list(r.result.get("unexpected_index_list") or [])
+        if len(unexpected) != (r.result.get("unexpected_count") or 0):
+            raise RuntimeError(f"suite {self.name}: expectation {meta['check']} counted "
+                               f"{r.result.get('unexpected_count')} failing rows but named {len(unexpected)}")
+        return unexpected
+
+    def _check_result(self, r, bad: dict[int, list[dict[str, Any]]]) -> CheckResult:
+        """One expectation's result; a critical one adds its failing rows to ``bad`` (seq -> details)."""
+        cfg = r.expectation_config
+        meta = cfg.meta or {}
+        critical = str(cfg.severity.value if hasattr(cfg.severity, "value") else cfg.severity) == "critical"
+        unexpected = self._failing_rows(r, meta)
+        columns = [v for k, v in cfg.kwargs.items() if k in ("column", "column_A", "column_B")]
+        examples = []
+        for row in unexpected:
+            detail = {
+                "reason": meta["reason"],
+                "check": meta["check"],
+                "columns": {c: _jsonable(row.get(c)) for c in columns},
+            }
+            if len(examples) < 5:
+                examples.append(detail["columns"])
+            if critical:
+                bad.setdefault(int(row["seq"]), []).append(detail)
+        return CheckResult(
+            check=meta["check"], level="row", reason=meta["reason"], blocking=False,
+            success=bool(r.success), unexpected_count=len(unexpected),
+            observed={"examples": examples, "severity": "critical" if critical else "warning"},
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -239,6 +257,10 @@ def merge_results(into: dict[str, CheckResult], results: list[CheckResult]) -> N
             into[r.check] = r
 
 
+def _batch_result(check: str, **outcome: Any) -> CheckResult:
+    return CheckResult(check, "batch", BATCH_CHECK_REASONS[check], **outcome)
+
+
 def batch_checks(
     *,
     received: int,
@@ -256,8 +278,8 @@ def batch_checks(
     ratio_min_rows = int(config.get("ratio_min_rows", 20))
     ratio = quarantined / received if received else 0.0
     too_many = ratio > ratio_limit and received >= ratio_min_rows
-    out.append(CheckResult(
-        "quarantine_ratio", "batch", "too_many_bad_rows", blocking=too_many, success=not too_many,
+    out.append(_batch_result(
+        "quarantine_ratio", blocking=too_many, success=not too_many,
         observed={"quarantined": quarantined, "received": received, "ratio": round(ratio, 4), "limit": ratio_limit,
                   "min_rows": ratio_min_rows},
     ))
@@ -268,13 +290,13 @@ def batch_checks(
         median = statistics.median(history)
         low, high = median * float(vol.get("low_factor", 0.2)), median * float(vol.get("high_factor", 5.0))
         ok = low <= received <= high
-        out.append(CheckResult(
-            "volume", "batch", "volume_anomaly", blocking=not ok, success=ok,
+        out.append(_batch_result(
+            "volume", blocking=not ok, success=ok,
             observed={"received": received, "median": median, "low": low, "high": high, "history": len(history)},
         ))
     else:
-        out.append(CheckResult("volume", "batch", "volume_anomaly", blocking=False, success=True,
-                               observed={"skipped": f"only {len(history)} earlier batches (< {min_history})"}))
+        out.append(_batch_result("volume", blocking=False, success=True,
+                                 observed={"skipped": f"only {len(history)} earlier batches (< {min_history})"}))
 
     # Schema drift: an expected field absent from every record of a sizeable batch is a
     # removed or renamed column (blocking); fields the spec does not know are additions
@@ -282,13 +304,13 @@ def batch_checks(
     min_rows = int(config.get("drift_min_rows", 20))
     missing = sorted(f for f in expected_fields if keys_seen.get(f, 0) == 0)
     drift_blocks = bool(missing) and received >= min_rows
-    out.append(CheckResult(
-        "schema_missing_fields", "batch", "schema_drift", blocking=drift_blocks, success=not drift_blocks,
+    out.append(_batch_result(
+        "schema_missing_fields", blocking=drift_blocks, success=not drift_blocks,
         observed={"missing_fields": missing, "received": received},
     ))
     extra = sorted(k for k in keys_seen if k not in expected_fields)
-    out.append(CheckResult(
-        "schema_extra_fields", "batch", "schema_drift", blocking=False, success=not extra,
+    out.append(_batch_result(
+        "schema_extra_fields", blocking=False, success=not extra,
         observed={"unexpected_fields": extra},
     ))
     return out
