@@ -134,17 +134,18 @@ class FileDropReader:
         for n, r in enumerate(values[1:], start=2):
             if not any(x is not None for x in r):
                 continue
-            stray = [x for i, x in enumerate(r) if x is not None and (i >= len(header) or not header[i])]
-            if stray:
-                raise SourceError(f"{where}: row {n} has values in columns without a header: {stray[:3]!r}")
+            stray = [i + 1 for i, x in enumerate(r) if x is not None and (i >= len(header) or not header[i])]
+            if stray:   # positions only: a cell's value may be a name or an ID number
+                raise SourceError(f"{where}: row {n} has values in columns without a header: column(s) {stray[:5]}")
             rows.append({h: json_ready(v) for h, v in zip(header, r) if h})
         return rows
 
 
 def _byte_position(data: bytes, exc: UnicodeDecodeError) -> str:
-    """'line 3, byte 57 (b'\\xff\\xfe'): invalid start byte' for an undecodable spot."""
+    """'line 3, byte 57: invalid start byte' for an undecodable spot (never the bytes: they may be
+    part of a name)."""
     line = data.count(b"\n", 0, exc.start) + 1
-    return f"line {line}, byte {exc.start} ({data[exc.start:exc.start + 4]!r}): {exc.reason}"
+    return f"line {line}, byte {exc.start}: {exc.reason}"
 
 
 def _check_header(header: list[str], where: str, at: str) -> None:
@@ -172,7 +173,7 @@ def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
                 continue                       # blank line
             if len(row) != len(header):
                 raise SourceError(f"{where}: line {reader.line_num}: {len(row)} fields, the header has "
-                                  f"{len(header)} (starts {','.join(row)[:60]!r})")
+                                  f"{len(header)}")
             rows.append({k: (v if v != "" else None) for k, v in zip(header, row) if k})
     except _csv.Error as exc:
         raise SourceError(f"{where}: line {reader.line_num}: malformed CSV: {exc}") from exc

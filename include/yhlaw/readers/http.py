@@ -110,14 +110,14 @@ class HttpSourceClient:
             raise TransientError("5xx", f"HTTP {resp.status_code} from {url}")
         if resp.status_code == 401:
             if "token" in url.rsplit("/", 1)[-1] or "signature" in resp.text:
-                raise SourceError(f"the source refused our credentials (401) at {url}: {resp.text[:200]}; "
+                raise SourceError(f"the source refused our credentials (401) at {url}; "
                                   "check the Airflow connection's login and password")
             self._token = None
             raise TransientError("401", "token rejected; re-authenticating")
         if resp.status_code == 410:
-            raise WindowRestart(f"{url}: {resp.text[:200]}")
+            raise WindowRestart(f"{url}: HTTP 410, our position in the window is gone")
         if resp.status_code != 200:
-            raise SourceError(f"HTTP {resp.status_code} from {url}: {resp.text[:300]}")
+            raise SourceError(f"HTTP {resp.status_code} from {url} ({len(resp.content)} bytes)")
         try:
             body = resp.json()
         except (ValueError, requests.exceptions.ContentDecodingError) as exc:
@@ -265,18 +265,18 @@ def sign_request(api_key: str, secret: str, method: str, path: str, params: dict
 
 
 def _json_error_position(exc: Exception, content: bytes) -> str:
-    """Where a JSON body broke: '; line 1 column 57 (char 56): Expecting ',' delimiter, near ...'."""
+    """Where a JSON body broke: '; line 1 column 57 (char 56): Expecting ',' delimiter'. Never an
+    excerpt of the body: pages carry names and ID numbers, and this message ends in task logs."""
     if not isinstance(exc, json.JSONDecodeError):
         try:
             json.loads(content.decode("utf-8"))
         except json.JSONDecodeError as parsed:
             exc = parsed
         except UnicodeDecodeError as bad:
-            return f"; byte {bad.start} is not UTF-8: {bad.object[bad.start:bad.start + 4]!r}"
+            return f"; byte {bad.start} is not UTF-8 ({bad.reason})"
         else:
             return f"; {exc}"
-    near = exc.doc[max(0, exc.pos - 30):exc.pos + 10]
-    return f"; line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}, near {near!r}"
+    return f"; line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}"
 
 
 def _retry_after(value: str | None) -> float | None:
