@@ -268,7 +268,29 @@ def corruptions(shape: Shape) -> list[Case]:
     # Text padded with white space (an ideographic space, a tab) is the same text, trimmed.
     if shape.free_text and get(shape.good, shape.free_text[0]):
         case("text_padded", LOADED, lambda r: put(r, shape.free_text[0], f"\u3000 {get(r, shape.free_text[0])}\t"))
+    cases += twins(shape)
     return cases
+
+
+def twins(shape: Shape) -> list[Case]:
+    """Two records that are one record as the warehouse stores it (the same key and the same
+    update instant) with different content: neither may vanish; both are quarantined as a
+    conflict. The key written with padding (spaces, NBSP, an ideographic space) on one of them;
+    the update time written in another UTC offset on one of them."""
+    out = []
+    key, upd = shape.key_field, shape.updated_field
+    a, b = shape.record("twin_padded_key"), shape.record("twin_padded_key")
+    put(b, key, f"\u00a0 {get(b, key)}\u3000")
+    if shape.free_text:
+        put(b, shape.free_text[0], f"{get(b, shape.free_text[0])}（更正）")
+    out.append(Case("twin_padded_key", [a, b], [{"conflicting_duplicate"}] * 2))
+    if upd.type == "timestamp" and not upd.source.startswith("_"):
+        c, d = shape.record("twin_other_offset"), shape.record("twin_other_offset")
+        put(d, upd, _instant(get(d, upd)).astimezone(timezone.utc).isoformat().replace("+00:00", "Z"))
+        if shape.free_text:
+            put(d, shape.free_text[0], f"{get(d, shape.free_text[0])}（更正）")
+        out.append(Case("twin_other_offset", [c, d], [{"conflicting_duplicate"}] * 2))
+    return out
 
 
 # -- running a batch through the real pipeline ---------------------------------------------------

@@ -298,7 +298,11 @@ def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Compo
     Nested levels, each kept from being folded into the next (OFFSET 0) so that every path and
     predicate is computed once per record: x the fields' source values (stage lists as a map of
     their first item per stage), y0 the stage times, y whether each value is ok (and the towns),
-    z the typed values, and last the batch flags, the future-date rule and ``_fast``."""
+    z the typed values, and last the batch flags, the future-date rule and ``_fast``.
+
+    Two records conflict when their keys and update times are equal *as stored*: the typed key
+    (trimmed, as core compares it) and the update time as an instant (the same moment written in
+    two UTC offsets is one moment); where a value could not be typed, its text as received."""
     fields = list(entity.fields)
     n = range(len(fields))
     v = [sql.Identifier(f"v{i}") for i in n]
@@ -326,8 +330,9 @@ def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Compo
                              OFFSET 0) y0 {joins}
                        OFFSET 0) y
                  OFFSET 0) z
-           WINDOW w AS (PARTITION BY z.k, z.u)"""
-    ).format(cols=sql.SQL(", ").join(sql.SQL("z.{}").format(ident(c)) for c in entity.columns),
+           WINDOW w AS (PARTITION BY COALESCE(z.{nk}, z.k), z.{updated}, CASE WHEN z.{updated} IS NULL THEN z.u END)"""
+    ).format(nk=ident(entity.natural_key), updated=ident(entity.updated_column),
+             cols=sql.SQL(", ").join(sql.SQL("z.{}").format(ident(c)) for c in entity.columns),
              statuses=sql.SQL("").join(sql.SQL("z.{}, ").format(s) for s in statuses),
              statuses_y=sql.SQL("").join(sql.SQL("y.{}, ").format(s) for s in statuses),
              z_cols=sql.SQL(", ").join(parts["z_cols"]), fast=fast, texts_ok=texts_ok,
@@ -393,8 +398,27 @@ def type_batch(cur, entity: Entity, batch_id: str, ctx: Context, *, chunk_rows: 
             frame["_conflict"] = chunk["_conflict"].to_numpy()
             cur.execute(sql.SQL("DELETE FROM pg_temp.{} WHERE seq = ANY(%s)").format(typed), (chunk["seq"].tolist(),))
             store.copy_frame(cur, sql.SQL("pg_temp.{}").format(typed), columns, frame)
+        _reflag_conflicts(cur, entity, batch_id)
     cur.execute(sql.SQL("ANALYZE pg_temp.{}").format(typed))   # no autovacuum for temporary tables
     return {"records": total, "typed_in_sql": total - slow, "typed_in_python": slow}
+
+
+def _reflag_conflicts(cur, entity: Entity, batch_id: str) -> None:
+    """``_conflict`` again over the final typed key and update instant, once Python has typed the
+    records SQL left to it (a key with padding SQL does not trim is the same key once trimmed:
+    two such records with different content conflict; neither may replace the other unseen)."""
+    cur.execute(sql.SQL(
+        """WITH f AS (
+               SELECT t.seq, r.payload_md5, COALESCE(t.{nk}, r.payload ->> {key}) AS k, t.{upd} AS u,
+                      CASE WHEN t.{upd} IS NULL THEN r.payload ->> {upd_key} END AS u_text
+               FROM pg_temp.{typed} t JOIN raw.record r ON r.batch_id = %s AND r.seq = t.seq),
+           c AS (
+               SELECT seq, k IS NOT NULL AND min(payload_md5) OVER w IS DISTINCT FROM max(payload_md5) OVER w AS conflict
+               FROM f WINDOW w AS (PARTITION BY k, u, u_text))
+           UPDATE pg_temp.{typed} t SET _conflict = c.conflict
+           FROM c WHERE c.seq = t.seq AND t._conflict IS DISTINCT FROM c.conflict""").format(
+        nk=sql.Identifier(entity.natural_key), upd=sql.Identifier(entity.updated_column),
+        key=sql.Literal(entity.key), upd_key=sql.Literal(entity.updated_at), typed=typed_table(entity)), (batch_id,))
 
 
 def _prepare_session(cur, entity: Entity, ctx: Context) -> None:
