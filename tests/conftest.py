@@ -109,6 +109,15 @@ def ingest_dag(dags):
     return dags["enforcement"]
 
 
+def own_database(settings, purpose: str) -> str:
+    """A database of a test module's own, derived from the session's test database so that two
+    suites side by side (WAREHOUSE_TEST_DATABASE) never share it: yuhang_law_<purpose>_test for
+    the default test database, <test database>_<purpose> for another."""
+    from yhlaw.settings import TEST_DATABASE
+
+    return f"yuhang_law_{purpose}_test" if settings.database == TEST_DATABASE else f"{settings.database}_{purpose}"
+
+
 def day(d: str) -> datetime:
     return pendulum.parse(d, tz=TZ)
 

@@ -29,7 +29,7 @@ import pytest
 import requests
 from openpyxl import Workbook
 
-from conftest import source_keys_stored_and_counted, type_both_ways
+from conftest import own_database, source_keys_stored_and_counted, type_both_ways
 from yhlaw import pipeline
 from yhlaw.readers import FileDropReader, HttpSourceClient, LedgerFileReader, SourceConnection, SourceError
 from yhlaw.store import Spool, land
@@ -205,6 +205,12 @@ def corruptions(shape: Shape) -> list[Case]:
         case(f"{f.name}_negative", {"amount_out_of_range"}, lambda r, f=f: put(r, f, "-100.00"))
         case(f"{f.name}_absurd", {"amount_out_of_range"}, lambda r, f=f: put(r, f, 1e12))
         case(f"{f.name}_garbage", {"unparseable_value"} | shape.when_null(f), lambda r, f=f: put(r, f, "十二元"))
+        # Read exactly or not at all: a decimal comma is no thousands separator, a third decimal no rounding.
+        case(f"{f.name}_decimal_comma", {"unparseable_value"} | shape.when_null(f), lambda r, f=f: put(r, f, "16,00"))
+        case(f"{f.name}_three_decimals", {"unparseable_value"} | shape.when_null(f),
+             lambda r, f=f: put(r, f, "12.345"))
+        case(f"{f.name}_float_three_decimals", {"unparseable_value"} | shape.when_null(f),
+             lambda r, f=f: put(r, f, 0.125))
     counts = shape.fields("integer")
     if counts:
         case("count_absurd", {"count_out_of_range"}, lambda r: put(r, counts[0], "1000000"))
@@ -349,7 +355,7 @@ def warehouse(settings) -> str:
     from yhlaw.bootstrap import prepare_warehouse
     from yhlaw.settings import with_database
 
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, "yuhang_law_badinput_test"))
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "badinput")))
     prepare_warehouse(own, recreate=True)
     return own.warehouse_url
 

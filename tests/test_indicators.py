@@ -23,6 +23,8 @@ from yhlaw.settings import PROJECT_ROOT, with_database
 from yhlaw.spec import load_spec
 from yhlaw.warehouse import transaction
 
+from conftest import own_database
+
 A, B, C = "330110005000", "330110009000", "330110010000"
 DISTRICT = "330110000000"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -198,7 +200,7 @@ def world(settings):
 
     mp = pytest.MonkeyPatch()
     mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, "yuhang_law_indicators_test"))
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "indicators")))
     prepare_warehouse(own, recreate=True)
     mp.undo()
     deliveries = Deliveries(own.warehouse_url)

@@ -175,3 +175,16 @@ def test_copy_frame_formats_datetimes_exactly(db):
     assert rows == [(datetime(2022, 3, 1, 0, 0, 0, 123456, tzinfo=timezone.utc), date(2022, 3, 1), "a"),
                     (None, date(2021, 1, 31), None),
                     (datetime(2021, 12, 31, 23, 59, 59, tzinfo=timezone.utc), None, "c")]
+
+
+def test_amounts_are_read_exactly_or_not_at_all():
+    from decimal import Decimal
+
+    from yhlaw.normalise import exact_amount
+
+    read = {v: exact_amount(v)[0] for v in ("16.00", "1,234,567.89", " 12 ", 12, 12.5, "-3.1", 1e12)}
+    assert read == {"16.00": Decimal("16.00"), "1,234,567.89": Decimal("1234567.89"), " 12 ": Decimal(12), 12: 12,
+                    12.5: Decimal("12.5"), "-3.1": Decimal("-3.1"), 1e12: Decimal(10**12)}
+    for bad in ("16,00", "1,2345", "12.345", 0.125, "1.2.3", float("nan"), float("inf"), True, "12元", ",5"):
+        amount, why = exact_amount(bad)
+        assert amount is None and why, bad

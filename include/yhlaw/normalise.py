@@ -34,6 +34,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
@@ -191,10 +192,43 @@ def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     return s, problems
 
 
+# An amount as text: digits, optionally grouped by thousands with commas (1,234,567 — the way
+# Chinese systems write them), optionally a point and decimals. A comma anywhere else (16,00 —
+# a decimal comma, or a mistyped grouping) is not read as anything: it would be a guess.
+_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+AMOUNT_DECIMALS = 2     # what the warehouse's numeric(14, 2) columns hold exactly
+
+
+def exact_amount(value: Any) -> tuple[Decimal | None, str | None]:
+    """(the amount, None), or (None, why it cannot be read exactly). Never rounded, never guessed:
+    more decimals than the warehouse holds, NaN/Infinity or an odd comma is a problem."""
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        return None, f"a {type(value).__name__} where an amount is expected"
+    if isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not np.isfinite(value):
+            return None, f"{value!r} is not an amount"
+        amount = Decimal(repr(value))
+    else:
+        text = str(value).strip()
+        if not _AMOUNT.fullmatch(text):
+            return None, f"cannot read {_shown(value)} as an amount (digits, thousands commas, a decimal point)"
+        amount = Decimal(text.replace(",", ""))
+    if amount != amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMALS)):
+        return None, f"{_shown(value)} has more than {AMOUNT_DECIMALS} decimals: it cannot be stored exactly"
+    return amount, None
+
+
 def _decimal(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
-    values = pd.to_numeric(raw.astype("string").str.replace(",", "", regex=False), errors="coerce")
-    bad = _present(raw) & values.isna()
-    return values.round(2), _problems_where(bad, raw, "parse", lambda v: f"cannot read {_shown(v)} as {f.type}")
+    present = _present(raw).to_numpy(dtype=bool)
+    read = [exact_amount(v) if p else (None, None) for v, p in zip(raw.tolist(), present)]
+    values = pd.Series([a for a, _ in read], index=raw.index, dtype=object)
+    problems = _no_problems(raw.index)
+    for i, (_, why) in enumerate(read):
+        if why:
+            problems.iat[i] = ("parse", why)
+    return values, problems
 
 
 def _integer(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
