@@ -77,11 +77,12 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     """Regenerate every document made from the platform's declarations (tests hold them equal)."""
-    from yhlaw import indicators, reasons
+    from yhlaw import indicators, reasons, spec_docs
 
     print(f"wrote {indicators.write_docs()}")
     reasons.write_reason_docs()
     print(f"wrote {reasons.REASON_DOCS_FILE}")
+    print(f"wrote {spec_docs.write_sources_doc()}")
     return 0
 
 

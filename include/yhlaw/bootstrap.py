@@ -12,16 +12,19 @@ import sys
 from yhlaw.reasons import load_reason_codes
 from yhlaw.reference import load_reference
 from yhlaw.settings import Settings
+from yhlaw.spec_docs import apply_column_comments
 from yhlaw.warehouse import ensure_database, migrate, transaction
 
 
 def prepare_warehouse(settings: Settings, *, recreate: bool = False) -> list[str]:
-    """Database, roles, schema (migrations), reference data and the reason-code registry; idempotent."""
+    """Database, roles, schema (migrations), reference data, the reason-code registry and the
+    column comments from the specs; idempotent."""
     ensure_database(settings.admin_url, recreate=recreate)
     applied = migrate(settings.admin_url)
     with transaction(settings.admin_url) as conn:
         load_reference(conn)
         load_reason_codes(conn)
+        apply_column_comments(conn)     # the specs' field descriptions, where they differ
     return applied
 
 

@@ -2,7 +2,11 @@
 
 A spec names the transport (how to reach the system), the schedule, the PII fields, and per
 entity: the endpoint, the natural key, the update-time field, the warehouse table, the Great
-Expectations suite and the typed fields (core column <- source path, type).
+Expectations suite and the typed fields (core column <- source path, type, and for analysts a
+Chinese ``description`` and the ``known_values`` of a code column). ``load_spec`` checks a file
+against ``include/schemas/source-spec.schema.json`` first (its ``$schema`` header names it, for
+editors; the engine ignores the key), then makes the checks a schema cannot (the natural key and
+the update time are mapped fields).
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from typing import Any
 
 import yaml
 
+from yhlaw.schemas import DocumentError, validate_document
+
 SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
 FIELD_TYPES = {"text", "decimal", "integer", "bool", "timestamp", "date", "town", "party_key",
                "stage_time", "json"}
 # Columns every core table carries besides the spec's fields.
 META_COLUMNS = ("batch_id", "record_hash")
+# Field keys that document the column and do not change how it is typed.
+DOC_KEYS = ("description", "known_values")
 
 
 class SpecError(ValueError):
@@ -31,6 +39,8 @@ class Field:
     source: str                    # dotted path in the source record, e.g. "party.idNo"
     type: str
     options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""          # the column comment (Chinese), see yhlaw.spec_docs
+    known_values: tuple[Any, ...] = ()   # closed code set, equal to the suite's value_set
 
     @property
     def root(self) -> str:
@@ -102,6 +112,7 @@ def _require(d: dict, key: str, where: str) -> Any:
 
 
 def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
+    """A spec from its parsed YAML (keys it does not read, such as ``$schema``, are ignored)."""
     name = _require(data, "source", where)
     entities = {}
     for ename, e in _require(data, "entities", where).items():
@@ -111,8 +122,10 @@ def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
             ftype = _require(f, "type", f"{ewhere}.fields.{col}")
             if ftype not in FIELD_TYPES:
                 raise SpecError(f"{ewhere}.fields.{col}: unknown type {ftype!r} (one of {sorted(FIELD_TYPES)})")
-            options = {k: v for k, v in f.items() if k not in ("from", "type")}
-            fields.append(Field(col, _require(f, "from", f"{ewhere}.fields.{col}"), ftype, options))
+            options = {k: v for k, v in f.items() if k not in ("from", "type") + DOC_KEYS}
+            fields.append(Field(col, _require(f, "from", f"{ewhere}.fields.{col}"), ftype, options,
+                                description=str(f.get("description") or ""),
+                                known_values=tuple(f.get("known_values") or ())))
         entity = Entity(
             source=name,
             name=ename,
@@ -147,7 +160,12 @@ def load_spec(source: str) -> SourceSpec:
     path = SPEC_DIR / f"{source}.yaml"
     if not path.exists():
         raise SpecError(f"no spec for source {source!r}: expected {path}")
-    spec = parse_spec(yaml.safe_load(path.read_text(encoding="utf-8")), str(path.name))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        validate_document(data, "source-spec", path.name)
+    except DocumentError as exc:
+        raise SpecError(str(exc)) from exc
+    spec = parse_spec(data, str(path.name))
     if spec.name != source:
         raise SpecError(f"{path.name}: declares source {spec.name!r}, expected {source!r}")
     return spec

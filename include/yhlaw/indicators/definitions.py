@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from yhlaw import paths
+from yhlaw.schemas import DocumentError, validate_document
 from yhlaw.spec import load_spec, source_names
 
 CATALOG_DIR = paths.CATALOG_DIR
@@ -143,7 +144,12 @@ def catalog(directory: Path = CATALOG_DIR) -> tuple[Indicator, ...]:
     out = []
     for path in sorted(directory.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
-        ind = parse_indicator(yaml.safe_load(text), path.name, text)
+        data = yaml.safe_load(text)
+        try:
+            validate_document(data, "indicator", path.name)
+        except DocumentError as exc:
+            raise CatalogError(str(exc)) from exc
+        ind = parse_indicator(data, path.name, text)
         if ind.code != path.stem:
             raise CatalogError(f"{path.name}: code {ind.code!r} must match the file name")
         out.append(ind)
