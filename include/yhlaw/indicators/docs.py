@@ -13,7 +13,7 @@ DOCS_PATH = paths.DOCS_DIR / "indicators.md"
 
 _PREAMBLE = [
     "# 指标目录 (Indicator catalog)", "",
-    "Generated from `indicators/*.yaml` by `python -m yhlaw indicators --docs`; do not edit by hand.",
+    "Generated from `include/indicators/*.yaml` by `python -m yhlaw docs`; do not edit by hand.",
     "Values are in `mart.indicator_values` (one row per indicator x grain x period x 镇街, the district is",
     "`330110000000`); the latest values with targets and changes are in `mart.indicator_latest`;",
     "changed published values are kept in `mart.indicator_value_revision`. Breakdowns by each",
