@@ -34,14 +34,33 @@ def airflow_version() -> str:
     return version("apache-airflow")
 
 
+# The local metadata DB's layout: 2 = Assets named by postgres:// URIs (an older local DB holds the
+# same Asset names under warehouse:// URIs, which Airflow would keep as the active ones).
+METADATA_LAYOUT = 2
+
+
+def _reset_outdated_local_metadata(settings: Settings) -> None:
+    """A local (SQLite) metadata DB made for an older layout is reset, saying so: it only holds
+    the history of local runs. A server metadata DB is never touched."""
+    db = settings.airflow_home / "airflow.db"
+    if not db.exists() or not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("sqlite:"):
+        return
+    print(f"airflow metadata DB {db}: made for an older layout; resetting it (local run history only)")
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "reset", "--yes", "--skip-init"],
+                            env=os.environ.copy(), capture_output=True, text=True)
+    if result.returncode != 0:
+        db.unlink()
+
+
 def prepare_airflow(settings: Settings, environment: dict[str, str] | None = None) -> None:
     """Export Airflow's environment (by default ``settings.airflow_environment()``) into this
     process and migrate its metadata DB once."""
     os.environ.update(environment or settings.airflow_environment())
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    stamp = settings.airflow_home / f".migrated-{airflow_version()}"
+    stamp = settings.airflow_home / f".migrated-{airflow_version()}-layout{METADATA_LAYOUT}"
     if stamp.exists():
         return
+    _reset_outdated_local_metadata(settings)
     result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=os.environ.copy(),
                             capture_output=True, text=True)
     if result.returncode != 0:

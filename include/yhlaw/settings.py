@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_WAREHOUSE_URL", "LOCAL_DIR", "PROJECT_ROOT", "SECRET_NAMES",
            "local_secrets", "with_database", "with_user"]
 
 TEST_DATABASE = "yuhang_law_test"
+DEFAULT_DATABASE = urlsplit(DEFAULT_WAREHOUSE_URL).path.lstrip("/")
 
 # The platform's secret, generated locally on first use when not supplied by the environment.
 SECRET_NAMES = ("PII_HMAC_KEY",)
@@ -98,7 +99,10 @@ class Settings:
     @staticmethod
     def _env_fields(test: bool) -> dict:
         url = os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
-        home = Path(os.environ.get("AIRFLOW_HOME", LOCAL_DIR / "airflow"))
+        # One local Airflow metadata DB per warehouse: its Assets name that warehouse's tables.
+        database = urlsplit(url).path.lstrip("/")
+        default_home = LOCAL_DIR / ("airflow" if database == DEFAULT_DATABASE else f"airflow-{database}")
+        home = Path(os.environ.get("AIRFLOW_HOME", default_home))
         if test:
             database = os.environ.get("WAREHOUSE_TEST_DATABASE", TEST_DATABASE)
             url = with_database(url, database)
