@@ -116,3 +116,17 @@ def test_airflow_loads_the_alert_listener_plugin(airflow):
             " print(sorted(type(p).__name__ for p in m.pm.get_plugins()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "_AlertListener" in out.stdout, out.stdout + out.stderr
+
+
+def test_the_zone_is_named_once():
+    """Only yhlaw.zone spells the district's time zone; everything else uses DISTRICT_TZ."""
+    from yhlaw.zone import DISTRICT_TZ
+
+    spelled = []
+    for path in sorted([*PLATFORM.rglob("*.py"), *(PROJECT_ROOT / "dags").glob("*.py")]):
+        if path.name == "zone.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value == DISTRICT_TZ:
+                spelled.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+    assert not spelled, spelled

@@ -39,6 +39,7 @@ from yhlaw import store
 from yhlaw.normalise import (DEFAULT_MAX_TEXT_LENGTH, FALSE_VALUES, FUTURE_TOLERANCE, HELPER_COLUMNS,
                              SNAPSHOT_TRANSPORTS, TRUE_VALUES, Context, _MOJIBAKE_CANDIDATE, normalise)
 from yhlaw.spec import Entity, Field, load_spec
+from yhlaw.zone import DISTRICT_TZ
 
 # Dates and times typed in SQL have one of these shapes (digits shown as 0): ISO 8601 with an
 # offset, "Z" or none (local time), to the second, or a date alone; anything else (fractions,
@@ -58,7 +59,7 @@ _PARTY_MAX_LENGTH = 64
 _SPACE = r"[\x01-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]"
 _SEP = "\ue000"
 _TEXTS_SUSPECT_RE = f"(^|{_SEP}){_SPACE}|{_SPACE}({_SEP}|$)|{_MOJIBAKE_CANDIDATE.pattern}"
-LOCAL_ZONE = "Asia/Shanghai"
+LOCAL_ZONE = DISTRICT_TZ
 TYPED_PREFIX = "typed_"
 # Batch flags of the typed table (computed over the raw batch in ``typing_select``) -> the
 # quarantine reason of the suite rule that requires them false.

@@ -43,6 +43,7 @@ import pandas as pd
 
 from yhlaw.pii import PartyKeyer
 from yhlaw.spec import Entity, Field, load_spec
+from yhlaw.zone import DISTRICT_TZ
 
 # Helper column -> the quarantine reason of the suite rule that requires it to be null.
 HELPER_COLUMNS = {
@@ -65,7 +66,7 @@ _KIND_COLUMN = {"parse": "_parse_errors", "date_format": "_date_format", "range"
                 "too_long": "_too_long", "mojibake": "_mojibake"}
 # No record of these systems can be dated before 2000 or after 2049: such dates are typos
 # (2202), sentinels (2099-12-31, 9999-12-31) or defaults (1900-01-01).
-PLAUSIBLE_DATES = (pd.Timestamp("2000-01-01", tz="Asia/Shanghai"), pd.Timestamp("2050-01-01", tz="Asia/Shanghai"))
+PLAUSIBLE_DATES = (pd.Timestamp("2000-01-01", tz=DISTRICT_TZ), pd.Timestamp("2050-01-01", tz=DISTRICT_TZ))
 # Clock skew between the modules of a source system that stamp stages and update times.
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 # Text fields hold codes, names and short labels; longer values are a source fault (a whole
@@ -316,7 +317,7 @@ def _timestamp(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Probl
     naive = text.notna().to_numpy(dtype=bool) & ~zoned
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
-        values[naive] = local.dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
+        values[naive] = local.dt.tz_localize(DISTRICT_TZ).dt.tz_convert("UTC")
     return values, _dated(raw, values, present, f)
 
 
@@ -325,7 +326,7 @@ def _date(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     suite, and COPYed into a ``date`` column as the same calendar day. An ISO date-time (as an
     XLSX date cell becomes) counts as its date."""
     text, _, present = _iso_text(raw)
-    values = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce").dt.tz_localize("Asia/Shanghai")
+    values = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce").dt.tz_localize(DISTRICT_TZ)
     return values, _dated(raw, values, present, f)
 
 
@@ -474,7 +475,7 @@ def _future_dates(out: dict[str, pd.Series], entity: Entity, ctx: Context, index
 
 
 def _local(moment: pd.Timestamp) -> str:
-    return moment.tz_convert("Asia/Shanghai").isoformat()
+    return moment.tz_convert(DISTRICT_TZ).isoformat()
 
 
 def normalise(records: list[dict], entity: Entity, ctx: Context) -> pd.DataFrame:
