@@ -171,6 +171,18 @@ def _shown(value: Any, limit: int = 80) -> str:
     return repr(str(value)[:limit])
 
 
+def unrepresentable(value: Any) -> bool:
+    """A value the spool escaped because PostgreSQL cannot hold it (``store.storable_json``)."""
+    return isinstance(value, dict) and set(value) == {"_unrepresentable"}
+
+
+UNREPRESENTABLE_NOTE = "a value PostgreSQL cannot hold (NUL, a lone surrogate, NaN or Infinity), kept escaped in raw"
+
+
+def _structured(v: Any, expected: str) -> str:
+    return UNREPRESENTABLE_NOTE if unrepresentable(v) else f"{type(v).__name__} where {expected} is expected"
+
+
 def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     """Trimmed text; ``map`` conforms a source's codes to the warehouse's (e.g. 自然人 -> person).
     Reports objects and lists (not text), values longer than ``max_length`` (spec) or
@@ -178,7 +190,7 @@ def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
     structured = pd.Series(_of_types(raw, dict, list), index=raw.index)
     s = raw.astype("string").str.strip()
     s = s.where(s != "", pd.NA)
-    problems = _problems_where(structured, raw, "parse", lambda v: f"{type(v).__name__} where text is expected")
+    problems = _problems_where(structured, raw, "parse", lambda v: _structured(v, "text"))
     limit = int(f.options.get("max_length", DEFAULT_MAX_TEXT_LENGTH))
     lengths = s.str.len()
     too_long = (lengths > limit).fillna(False) & ~structured
@@ -204,7 +216,7 @@ def exact_amount(value: Any) -> tuple[Decimal | None, str | None]:
     """(the amount, None), or (None, why it cannot be read exactly). Never rounded, never guessed:
     more decimals than the warehouse holds, NaN/Infinity or an odd comma is a problem."""
     if isinstance(value, bool) or isinstance(value, (dict, list)):
-        return None, f"a {type(value).__name__} where an amount is expected"
+        return None, _structured(value, "an amount")
     if isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, float):

@@ -18,6 +18,8 @@ import csv
 import hashlib
 import io
 import json
+import math
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -46,6 +48,42 @@ def lock_entity(cur, entity: Entity) -> None:
 
 # One encoder for every record: json.dumps with options builds a new encoder per call.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# What a JSON page may carry that PostgreSQL text/jsonb cannot hold: NUL (\u0000), a lone
+# surrogate (not UTF-8), bare NaN/Infinity (not JSON). Cheap test first, exact one after.
+_UNSTORABLE_HINT = re.compile(r"\\u0000|NaN|Infinity")
+UNREPRESENTABLE = "_unrepresentable"
+
+
+def _escaped(value: Any) -> Any:
+    """The value with every part PostgreSQL cannot hold replaced by ``{"_unrepresentable": its
+    JSON text, ASCII-escaped}``: kept faithfully (``json.loads`` of that text gives it back), and
+    typing reads the marker as a value it cannot read (unparseable_value, naming the field)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {UNREPRESENTABLE: json.dumps(value)}
+    if isinstance(value, str) and ("\x00" in value or not _utf8(value)):
+        return {UNREPRESENTABLE: json.dumps(value, ensure_ascii=True)}
+    if isinstance(value, dict):
+        return {(k if "\x00" not in k and _utf8(k) else json.dumps(k, ensure_ascii=True)): _escaped(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def storable_json(item: Any) -> str:
+    """The record as JSON text PostgreSQL can hold, escaping what it cannot (see ``_escaped``)."""
+    payload = _dumps(item)
+    if _UNSTORABLE_HINT.search(payload) is None and _utf8(payload):
+        return payload
+    return _dumps(_escaped(item))
 
 
 def csv_quoted(text: str) -> str:
@@ -73,7 +111,7 @@ class Spool(PageSink):
         # it never holds a line break. Same text as csv.writer, a third of the time.
         lines = []
         for item in items:
-            payload = _dumps(item)
+            payload = storable_json(item)
             md5 = hashlib.md5(payload.encode()).hexdigest()
             self._digest.update(md5.encode())
             lines.append(f"{self.count},{csv_quoted(payload)},{md5}\n")
