@@ -7,11 +7,10 @@ platform's own commands are ``python -m yhlaw setup | rebuild | replay | indicat
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
 from yhlaw.paths import DOCS_DIR
-from yhlaw.warehouse import WarehouseUnavailable
+from yhlaw.cli import print_airflow_environment, run
 
 from yhlaw_dev.world import DevSettings as Settings
 
@@ -54,14 +53,7 @@ def cmd_reliability(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     """The environment for running ``airflow`` by hand against the simulated systems."""
-    from pathlib import Path
-
-    settings = Settings.from_env()
-    for key, value in settings.airflow_environment().items():
-        print(f"export {key}={shlex.quote(value)}")
-    # `airflow standalone` starts its components as `airflow ...`: the venv must be on PATH.
-    print(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
-    return 0
+    return print_airflow_environment(Settings.from_env().airflow_environment())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,12 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_reliability)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand on the simulators")
     p.set_defaults(func=cmd_env)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except WarehouseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

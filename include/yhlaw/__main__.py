@@ -7,11 +7,10 @@ The demo, the benchmarks and the reliability harness are the development harness
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
+from yhlaw.cli import print_airflow_environment, run
 from yhlaw.settings import Settings
-from yhlaw.warehouse import WarehouseUnavailable
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -87,14 +86,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    settings = Settings.from_env()
-    for key, value in settings.airflow_environment().items():
-        print(f"export {key}={shlex.quote(value)}")
-    # `airflow standalone` starts its components as `airflow ...`: the venv must be on PATH.
-    print(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"")
-    return 0
+    return print_airflow_environment(Settings.from_env().airflow_environment())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,12 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_docs)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except WarehouseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

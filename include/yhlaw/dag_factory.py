@@ -28,6 +28,12 @@ TASK_TIMEOUT = timedelta(minutes=60)
 RUN_TIMEOUT = timedelta(hours=4)
 
 
+def task_defaults(*, retries: int, backoff: bool = True, timeout: timedelta = TASK_TIMEOUT) -> dict[str, Any]:
+    """Every task's owner, retries (exponential backoff from 30 s) and time limit."""
+    return {"owner": OWNER, "retries": retries, "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": backoff, "execution_timeout": timeout}
+
+
 def _conn(conn_id: str):
     from airflow.sdk import BaseHook
 
@@ -111,15 +117,8 @@ def build_ingest_dag(source: str):
         catchup=bool(sched.get("catchup", False)),
         max_active_runs=int(sched.get("max_active_runs", 4)),
         dagrun_timeout=timedelta(minutes=int(sched.get("run_timeout_minutes", RUN_TIMEOUT.total_seconds() // 60))),
-        default_args={
-            "execution_timeout": timedelta(minutes=int(sched.get("task_timeout_minutes",
-                                                                 TASK_TIMEOUT.total_seconds() // 60))),
-            "owner": OWNER,
-            "retries": 3,
-            "retry_delay": timedelta(seconds=30),
-            "retry_exponential_backoff": True,
-            "max_retry_delay": timedelta(minutes=10),
-        },
+        default_args={**task_defaults(retries=3, timeout=timedelta(minutes=int(sched.get(
+            "task_timeout_minutes", TASK_TIMEOUT.total_seconds() // 60)))), "max_retry_delay": timedelta(minutes=10)},
         tags=["ingest", source],
         doc_md=doc_md(spec),
     )
@@ -164,8 +163,7 @@ def build_replay_dag():
             "reason": Param(None, type=["null", "string"], description="only batches with this quarantine reason"),
         },
         dagrun_timeout=RUN_TIMEOUT,
-        default_args={"owner": OWNER, "retries": 1, "retry_delay": timedelta(seconds=30),
-                      "execution_timeout": TASK_TIMEOUT},
+        default_args=task_defaults(retries=1, backoff=False),
         tags=["quarantine", "ops"],
         doc_md="# 隔离记录重放\n\nAfter fixing a rule or reference data, trigger with "
                "`{\"source\": \"enforcement\", \"reason\": \"unknown_town\"}`. Each batch is re-validated "
@@ -201,9 +199,7 @@ def build_reference_dag():
         catchup=False,
         max_active_runs=1,
         dagrun_timeout=RUN_TIMEOUT,
-        default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
-                      "execution_timeout": TASK_TIMEOUT,
-                      "retry_exponential_backoff": True},
+        default_args=task_defaults(retries=3),
         tags=["reference"],
         doc_md="# 参考数据\n\nLoads `include/reference/towns.csv`, `population.csv`, `departments.csv` into "
                "`core.dim_town`, `core.town_alias`, `core.town_population`, `core.dim_department`. "
@@ -257,9 +253,7 @@ def build_indicator_dag():
         catchup=False,
         max_active_runs=1,
         dagrun_timeout=RUN_TIMEOUT,
-        default_args={"owner": OWNER, "retries": 3, "retry_delay": timedelta(seconds=30),
-                      "execution_timeout": TASK_TIMEOUT,
-                      "retry_exponential_backoff": True},
+        default_args=task_defaults(retries=3),
         tags=["indicators", "mart"],
         doc_md="# 指标计算\n\nIncremental refresh of `mart.indicator_values` from `core` (catalog: "
                "`include/indicators/*.yaml`, see `docs/indicators.md`). Runs when any ingest publishes its core "
