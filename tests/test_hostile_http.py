@@ -62,6 +62,9 @@ class Hostile(BaseHTTPRequestHandler):
         if self.mode == "loop":       # c0 -> c1 -> c2 -> c1 -> ...: a cursor that loops back
             nxt = {0: "c1", 1: "c2", 2: "c1"}[n]
             self._json({"items": [{"id": f"r{n}"}], "next_cursor": nxt})
+        elif self.mode == "repeat":   # 6 records announced; page 2 serves page 1 again
+            items = [{"id": f"r{i}"} for i in ((1, 2) if n in (1, 2) else (5, 6))]
+            self._json({"items": items if n <= 3 else [], "total": 6})
         elif self.mode == "endless":  # announces more than it ever finishes serving
             self._json({"items": [{"id": f"p{n}"}], "total": 10**9})
         else:
@@ -122,3 +125,11 @@ def test_the_whole_window_has_a_deadline(hostile):
     with pytest.raises(SourceError, match="not read within 0s.*read_deadline_seconds"):
         client.read_window("/items", *WINDOW, ListSink())
     assert client.stats.pages >= 1
+
+
+def test_a_page_served_twice_is_noticed_not_counted_as_new_records(hostile):
+    port = hostile("repeat")
+    sink = ListSink()
+    with pytest.raises(SourceError, match="could not be read whole.*page 2 repeats page 1"):
+        _client(port, pagination="page", page_size=2, max_restarts=1).read_window("/items", *WINDOW, sink)
+    assert sink.items == [], "records of an incomplete read reached the sink"

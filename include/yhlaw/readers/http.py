@@ -180,21 +180,23 @@ class HttpSourceClient:
             raise SourceError(f"unsupported pagination {style!r}")
         params = {"updated_since": since.isoformat(), "updated_until": until.isoformat()}
         self._read_started = time.monotonic()
-        max_restarts = int(self.transport.get("max_restarts", 3))
+        max_restarts, last = int(self.transport.get("max_restarts", 3)), "its total changed"
         for _ in range(max_restarts + 1):
             try:
                 if reader(path, params, sink):
                     return
+                last = "its total changed"
             except WindowRestart as exc:
                 log.warning("%s; reading the window again", exc)
+                last = str(exc)
             self.stats.restarts += 1
             sink.reset()
-        raise SourceError(f"{path}: the window kept changing while it was read ({max_restarts} restarts)")
+        raise SourceError(f"{path}: the window could not be read whole ({max_restarts} restarts; last: {last})")
 
     def _read_pages(self, path: str, params: dict[str, Any], sink: "PageSink") -> bool:
         """One pass over numbered pages; False if the window changed under us and must be re-read."""
         params = {**params, "page_size": self.page_size}
-        total, page, seen = None, 1, 0
+        total, page, seen, served = None, 1, 0, {}
         while True:
             self._check_bounds(path, page)
             body = self._with_retries(lambda: self._checked_page(path, {**params, "page": page}),
@@ -206,6 +208,11 @@ class HttpSourceClient:
                 return False
             items = body["items"]
             self.stats.pages += 1
+            if items:   # a page served again (or shifted onto another) hides the records it replaced
+                digest = hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
+                if digest in served:
+                    raise WindowRestart(f"{path}: page {page} repeats page {served[digest]}")
+                served[digest] = page
             seen += len(items)
             if items:
                 sink.write(items)
