@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import pandas as pd
 import pytest
+from psycopg2 import sql
 import requests
 from openpyxl import Workbook
 
@@ -731,3 +732,36 @@ def test_every_suite_has_the_generic_rules_and_every_amount_a_range(entity):
     undescribed = [r["meta"]["check"] for r in rules if r["kwargs"].get("column") in HELPER_COLUMNS
                    and not r["meta"].get("description")]
     assert not undescribed, f"{entity.suite}: rules without meta.description: {undescribed}"
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=IDS)
+def test_a_changed_record_with_the_same_update_time_is_quarantined_not_dropped(entity, warehouse):
+    """A second delivery of a record under the same key and update time but with other content
+    (a file re-delivered corrected under the same name and version; a ledger row edited without
+    moving its date): the stored version stays, the new content is quarantined with its reason,
+    the batch reconciles. The same content delivered again changes nothing."""
+    shape = Shape.of(entity)
+    field = (shape.free_text or shape.fields("decimal", "integer"))[0]
+    first = [shape.record("resent")] + [shape.record(f"R{i:03d}") for i in range(30)]
+    start, end = interval_of(shape)
+    batch1 = land_batch(warehouse, entity, first, (start, end))
+    pipeline.validate_batch(entity, batch1, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+    pipeline.load_batch(entity, batch1, warehouse_url=warehouse)
+    changed = copy.deepcopy(first)
+    value = get(changed[0], field)
+    put(changed[0], field, f"{value}（更正）" if field.type == "text" else str(int(float(value or 0)) + 1))
+    batch2 = land_batch(warehouse, entity, changed, (start + timedelta(days=1), end + timedelta(days=1)))
+    pipeline.validate_batch(entity, batch2, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+    loaded = pipeline.load_batch(entity, batch2, warehouse_url=warehouse)
+    (record_key, reasons, details), = quarantined(warehouse, batch2)
+    assert reasons == {"changed_without_new_update_time"} and details[0]["stored_batch"] == batch1
+    assert loaded["received"] == len(changed) and loaded["quarantined"] == 1
+    key = str(get(first[0], shape.key_field)).strip()
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT batch_id FROM {} WHERE {} = %s").format(
+            sql.Identifier("core", entity.table), sql.Identifier(entity.natural_key)), (key,))
+        assert cur.fetchone()[0] == batch1, "the stored version was replaced"
+    again = land_batch(warehouse, entity, first, (start + timedelta(days=2), end + timedelta(days=2)))
+    pipeline.validate_batch(entity, again, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+    pipeline.load_batch(entity, again, warehouse_url=warehouse)
+    assert quarantined(warehouse, again) == []

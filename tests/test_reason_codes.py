@@ -64,7 +64,7 @@ def emitted() -> dict[str, set[str]]:
         out[rule["meta"]["reason"]].add(place)
     for code in [*HELPER_COLUMNS.values(), *TOWN_STATUS_REASONS.values()]:
         out[code].add("yhlaw.normalise")
-    for code in FLAG_REASONS.values():
+    for code in [*FLAG_REASONS.values(), *conform.PUBLISH_REASONS.values()]:
         out[code].add("yhlaw.conform")
     # The SQL typing gives the town statuses normalise gives (typing_select's CASE).
     conform_source = inspect.getsource(conform)

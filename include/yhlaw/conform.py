@@ -64,6 +64,8 @@ TYPED_PREFIX = "typed_"
 # Batch flags of the typed table (computed over the raw batch in ``typing_select``) -> the
 # quarantine reason of the suite rule that requires them false.
 FLAG_REASONS = {"_duplicate": "duplicate_record", "_conflict": "conflicting_duplicate"}
+# Found when the batch is published, against the versions already stored.
+PUBLISH_REASONS = {"changed_version": "changed_without_new_update_time"}
 
 
 def typed_table_name(entity: Entity) -> str:
@@ -484,12 +486,37 @@ def record_failures(cur, bad_rows: dict[int, list[dict]]) -> None:
         _copy_in(cur, "bad_rows", "".join(lines))
 
 
+def _flag_changed_versions(cur, entity: Entity) -> None:
+    """A good record whose key and update time are a version already stored, with other content
+    (a file re-delivered corrected under the same name and version, a row edited without moving
+    its update column): quarantined, since merging it would silently keep the old version. The
+    content compared is what the record says (not when or how it arrived), value by value."""
+    typed, ident = typed_table(entity), sql.Identifier
+    content = [c for c in entity.columns if c not in entity.provenance_columns]
+    nk, upd = ident(entity.natural_key), ident(entity.updated_column)
+    reason = PUBLISH_REASONS["changed_version"]
+    cur.execute(sql.SQL(
+        """INSERT INTO pg_temp.bad_rows (seq, reasons, details)
+           SELECT t.seq, ARRAY[%(reason)s], jsonb_build_array(jsonb_build_object(
+                      'reason', %(reason)s, 'check', 'stored_version_unchanged',
+                      'columns', jsonb_build_object(%(nk)s, t.{nk}, %(upd)s, t.{upd}),
+                      'stored_batch', v.batch_id))
+           FROM pg_temp.{typed} t JOIN {versions} v ON v.{nk} = t.{nk} AND v.{upd} = t.{upd}
+           WHERE ({t_content}) IS DISTINCT FROM ({v_content})
+             AND NOT EXISTS (SELECT 1 FROM pg_temp.bad_rows b WHERE b.seq = t.seq)""").format(
+        typed=typed, versions=ident("core", f"{entity.table}_version"), nk=nk, upd=upd,
+        t_content=sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in content),
+        v_content=sql.SQL(", ").join(sql.SQL("v.{}").format(ident(c)) for c in content)),
+        {"reason": reason, "nk": entity.natural_key, "upd": entity.updated_column})
+
+
 def publish(cur, entity: Entity, batch_id: str) -> int:
     """The session's typed batch out to where others see it: good records to staging (with their
     record hash), those in ``pg_temp.bad_rows`` to quarantine with their reasons and raw payload.
     Returns the number quarantined. Runs inside the caller's publishing transaction."""
     typed = typed_table(entity)
     cols = sql.SQL(", ").join(map(sql.Identifier, entity.columns))
+    _flag_changed_versions(cur, entity)
     cur.execute("ANALYZE pg_temp.bad_rows")
     cur.execute(sql.SQL("""INSERT INTO {staging} (batch_id, {cols}, record_hash)
                            SELECT %s, {cols}, {hash} FROM pg_temp.{typed} t
