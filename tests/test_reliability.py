@@ -24,7 +24,7 @@ DATABASE = "yuhang_law_reliability_test"
 
 def test_every_fault_kind_in_every_source_loses_and_duplicates_nothing(tmp_path):
     out = tmp_path / "reliability.md"
-    result = subprocess.run([sys.executable, "-m", "yhlaw", "reliability", "--quick", "--database", DATABASE,
+    result = subprocess.run([sys.executable, "-m", "yhlaw_dev", "reliability", "--quick", "--database", DATABASE,
                              "--port", "39801", "--out", str(out)], capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
