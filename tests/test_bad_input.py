@@ -765,3 +765,34 @@ def test_a_changed_record_with_the_same_update_time_is_quarantined_not_dropped(e
     pipeline.validate_batch(entity, again, warehouse_url=warehouse, hmac_key=HMAC_KEY)
     pipeline.load_batch(entity, again, warehouse_url=warehouse)
     assert quarantined(warehouse, again) == []
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=IDS)
+def test_a_core_row_whose_newer_version_is_quarantined_says_so(entity, warehouse):
+    """Core keeps the last clean version when a newer one is quarantined; the row carries
+    stale_since (the newer version's update time) and mart.stale_rows counts it, until a clean
+    newer version arrives."""
+    shape = Shape.of(entity)
+    upd, first = shape.updated_field, shape.events[0]
+    base = [shape.record("stale")] + [shape.record(f"S{i:03d}") for i in range(30)]
+    start, end = interval_of(shape)
+    versions = []
+    for hours, dirty in ((0, False), (1, True), (2, False)):
+        records = copy.deepcopy(base)
+        put(records[0], upd, _shift(get(base[0], upd), upd, timedelta(hours=hours)))
+        if dirty:
+            put(records[0], first, "下周三")
+        batch = land_batch(warehouse, entity, records, (start + timedelta(days=5 + hours), end + timedelta(days=5 + hours)))
+        pipeline.validate_batch(entity, batch, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+        pipeline.load_batch(entity, batch, warehouse_url=warehouse)
+        with transaction(warehouse) as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT {}, stale_since FROM {} WHERE {} = %s").format(
+                sql.Identifier(entity.updated_column), sql.Identifier("core", entity.table),
+                sql.Identifier(entity.natural_key)), (str(get(base[0], shape.key_field)),))
+            versions.append(cur.fetchone())
+            cur.execute("SELECT stale_rows FROM mart.stale_rows WHERE source = %s AND entity = %s",
+                        (entity.source, entity.name))
+            versions[-1] += cur.fetchone()
+    (u0, s0, n0), (u1, s1, n1), (u2, s2, n2) = versions
+    assert s0 is None and u1 == u0 and s1 is not None and s1 > u0 and n1 == n0 + 1, versions
+    assert u2 > s1 and s2 is None and n2 == n0, versions

@@ -522,10 +522,16 @@ def publish(cur, entity: Entity, batch_id: str) -> int:
                            SELECT %s, {cols}, {hash} FROM pg_temp.{typed} t
                            WHERE NOT EXISTS (SELECT 1 FROM pg_temp.bad_rows b WHERE b.seq = t.seq)""").format(
         staging=store.staging_table(entity), cols=cols, hash=record_hash_sql(entity), typed=typed), (batch_id,))
-    cur.execute(sql.SQL("""INSERT INTO quarantine.record (batch_id, seq, source, entity, record_key, reasons, details, payload)
-                           SELECT r.batch_id, b.seq, %s, %s, r.payload ->> {key}, b.reasons, b.details, r.payload
-                           FROM pg_temp.bad_rows b JOIN raw.record r ON r.batch_id = %s AND r.seq = b.seq""").format(
-        key=sql.Literal(entity.key)), (entity.source, entity.name, batch_id))
+    # With the key and update time as typing could read them (NULL where it could not): what
+    # tells the merge that a core row has a newer version in quarantine.
+    cur.execute(sql.SQL("""INSERT INTO quarantine.record (batch_id, seq, source, entity, record_key, reasons, details, payload,
+                                                          natural_key, updated_at)
+                           SELECT r.batch_id, b.seq, %s, %s, r.payload ->> {key}, b.reasons, b.details, r.payload,
+                                  t.{nk}, t.{upd}
+                           FROM pg_temp.bad_rows b JOIN raw.record r ON r.batch_id = %s AND r.seq = b.seq
+                           LEFT JOIN pg_temp.{typed} t ON t.seq = b.seq""").format(
+        key=sql.Literal(entity.key), nk=sql.Identifier(entity.natural_key), upd=sql.Identifier(entity.updated_column),
+        typed=typed), (entity.source, entity.name, batch_id))
     quarantined = cur.rowcount
     cur.execute("SELECT count(*) FROM pg_temp.bad_rows")
     failed = cur.fetchone()[0]

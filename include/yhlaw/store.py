@@ -230,6 +230,26 @@ def clear_batch(cur, entity: Entity, batch_id: str) -> None:
     cur.execute("DELETE FROM audit.validation_result WHERE batch_id = %s", (batch_id,))
 
 
+def mark_stale_rows(cur, entity: Entity, batch_id: str) -> int:
+    """``stale_since`` of the core rows whose keys this batch loaded or quarantined: the update
+    time of the newest quarantined version newer than the row (NULL when the row is the newest
+    one). Every quarantined record of the entity counts, so a later clean version clears it."""
+    nk, upd = sql.Identifier(entity.natural_key), sql.Identifier(entity.updated_column)
+    cur.execute(sql.SQL(
+        """WITH keys AS (SELECT {nk} AS k FROM {staging} WHERE batch_id = %(b)s
+                         UNION SELECT natural_key FROM quarantine.record
+                               WHERE batch_id = %(b)s AND natural_key IS NOT NULL),
+                newest AS (SELECT q.natural_key AS k, max(q.updated_at) AS u FROM quarantine.record q
+                           JOIN keys ON keys.k = q.natural_key
+                           WHERE q.source = %(s)s AND q.entity = %(e)s GROUP BY q.natural_key)
+           UPDATE {core} c SET stale_since = CASE WHEN n.u > c.{upd} THEN n.u END
+           FROM keys LEFT JOIN newest n ON n.k = keys.k
+           WHERE c.{nk} = keys.k AND c.stale_since IS DISTINCT FROM CASE WHEN n.u > c.{upd} THEN n.u END""").format(
+        nk=nk, upd=upd, staging=staging_table(entity), core=sql.Identifier("core", entity.table)),
+        {"b": batch_id, "s": entity.source, "e": entity.name})
+    return cur.rowcount
+
+
 def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
     """Staging -> core for one validated batch; reconcile; watermark. Caller commits."""
     cols = entity.columns + list(META_COLUMNS)
@@ -276,6 +296,7 @@ def merge(conn, entity: Entity, batch_id: str) -> dict[str, int]:
             (batch_id,),
         )
         changed = cur.rowcount
+        mark_stale_rows(cur, entity, batch_id)
         cur.execute(sql.SQL("SELECT count(*), max({u}) FROM {s} WHERE batch_id = %s").format(
             u=updated, s=staging), (batch_id,))
         loaded, high_water = cur.fetchone()
