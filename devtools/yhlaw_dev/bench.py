@@ -396,8 +396,8 @@ def build_synthetic_core(admin_url: str, total: int, log) -> dict[str, int]:
                                                         sql.Identifier("core", f"{table}_version")))
             cur.execute(sql.SQL("INSERT INTO {} ({}) {}").format(
                 sql.Identifier("core", table), cols, _synthetic_select(table, columns, 1, n, n / DAYS)))
-            cur.execute(sql.SQL("INSERT INTO {v} SELECT * FROM {c}").format(
-                v=sql.Identifier("core", f"{table}_version"), c=sql.Identifier("core", table)))
+            cur.execute(sql.SQL("INSERT INTO {v} ({cols}) SELECT {cols} FROM {c}").format(
+                v=sql.Identifier("core", f"{table}_version"), c=sql.Identifier("core", table), cols=cols))
             _register_batches(cur, entity, sql.Identifier("core", table))
             log(f"  synthetic core.{table}: {n:,} rows in {time.perf_counter() - t0:.0f} s")
         cur.execute("ANALYZE")

@@ -25,6 +25,9 @@ FIELD_TYPES = {"text", "decimal", "integer", "bool", "timestamp", "date", "town"
                "stage_time", "json"}
 # Columns every core table carries besides the spec's fields.
 META_COLUMNS = ("batch_id", "record_hash")
+# Columns only core.<table> carries (not its _version history): what the merge keeps about the
+# row (stale_since: a newer version of it is in quarantine).
+CORE_ONLY_COLUMNS = ("stale_since",)
 # Field keys that document the column and do not change how it is typed.
 DOC_KEYS = ("description", "known_values")
 

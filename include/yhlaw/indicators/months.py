@@ -10,6 +10,7 @@ from psycopg2 import sql
 
 from yhlaw.indicators.definitions import Indicator, Measure, updated_column
 from yhlaw.indicators.columns import ident, local_month
+from yhlaw.spec import CORE_ONLY_COLUMNS, META_COLUMNS
 
 if TYPE_CHECKING:
     from yhlaw.indicators.delta import Changes
@@ -118,7 +119,7 @@ def stock_touched_months(cur, m: Measure, changes: Changes) -> set[date]:
     about it changed (its town, its member), every month it is active in either state."""
     start, end = m.active
     key, _ = changes.tables[m.table]
-    ignore = [start, end, *changes.provenance[m.table], "loaded_at", "batch_id", "record_hash"]
+    ignore = [start, end, *changes.provenance[m.table], "loaded_at", *META_COLUMNS, *CORE_ONLY_COLUMNS]
     before, now, k = changes.temp(m.table, "before"), changes.temp(m.table, "now"), sql.Identifier(key)
     cur.execute(sql.SQL("SELECT least(min({b}), min({n})) FROM {before} b FULL JOIN {now} n USING ({k})").format(
         b=local_month(cur, m.table, start, "b"), n=local_month(cur, m.table, start, "n"),
