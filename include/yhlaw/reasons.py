@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from yhlaw.markdown import cell
 from yhlaw import paths
 
 REASON_CODES_FILE = paths.INCLUDE_DIR / "reason_codes.yaml"
@@ -191,10 +192,6 @@ def unregistered_reasons(conn) -> dict[str, list[str]]:
 
 # -- the documentation ----------------------------------------------------------------------------
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
-
-
 def _proven_by(items: tuple[str, ...]) -> str:
     """Case and test names in code style, notes as written (after a semicolon); a note in
     parentheses stays with the item before it."""
@@ -241,8 +238,8 @@ def render_reason_table() -> str:
             if r.level != level:
                 continue
             out.append("| " + " | ".join([
-                f"`{r.code}`", f"{r.severity} ({SEVERITIES[r.severity]})", _cell(r.title_zh), _cell(r.description_zh),
-                _cell(r.trigger_en), _cell(_proven_by(r.proven_by)), _cell(_emitted_by(r.emitted_by, suites)),
+                f"`{r.code}`", f"{r.severity} ({SEVERITIES[r.severity]})", cell(r.title_zh), cell(r.description_zh),
+                cell(r.trigger_en), cell(_proven_by(r.proven_by)), cell(_emitted_by(r.emitted_by, suites)),
             ]) + " |")
     return "\n".join(out) + "\n"
 

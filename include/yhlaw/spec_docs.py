@@ -9,6 +9,7 @@ from pathlib import Path
 
 from psycopg2 import sql
 
+from yhlaw.markdown import cell
 from yhlaw import paths
 from yhlaw.spec import Entity, Field, SourceSpec, load_spec, source_names
 
@@ -67,10 +68,6 @@ _PREAMBLE = [
 ]
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _code(text: object) -> str:
     return f"`{text}`"
 
@@ -125,8 +122,8 @@ def _entity(e: Entity) -> list[str]:
         known = " / ".join(map(str, f.known_values))
         if known and f.name in critical:
             known += " *(else quarantined)*"
-        lines.append(f"| {_code(f.name)} | {_code(_cell(f.source))} | {_cell(_type(f))} | {_cell(f.description)} "
-                     f"| {_cell(known)} |")
+        lines.append(f"| {_code(f.name)} | {_code(cell(f.source))} | {cell(_type(f))} | {cell(f.description)} "
+                     f"| {cell(known)} |")
     return lines
 
 
@@ -134,7 +131,7 @@ def render_sources_doc() -> str:
     lines = list(_PREAMBLE)
     specs = [load_spec(s) for s in source_names()]
     lines += ["| source | 来源 | transport | entities |", "|---|---|---|---|"]
-    lines += [f"| [`{s.name}`](#{s.name}) | {_cell(s.title)} | `{s.transport.get('kind', 'http')}` | "
+    lines += [f"| [`{s.name}`](#{s.name}) | {cell(s.title)} | `{s.transport.get('kind', 'http')}` | "
               + ", ".join(f"`core.{e.table}`" for e in s.entities.values()) + " |" for s in specs]
     for s in specs:
         lines += ["", f'<a id="{s.name}"></a>', "", f"## {s.title} (`{s.name}`)", "",
