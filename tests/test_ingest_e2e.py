@@ -309,7 +309,8 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
         alerts = cur.fetchall()
     assert ("task_failed", "validate_case", "AirflowFailException") in [a[:3] for a in alerts], alerts
     assert all("too_many_bad_rows" in a[3] for a in alerts if a[1] == "validate_case"), alerts
-    assert not any(re.search(r"\d{6,}", a[3] or "") for a in alerts), alerts
+    assert not any(re.search(r"(?<!\d)\d{11,}", a[3] or "") for a in alerts), alerts
+    assert any("enforcement.case." in (a[3] or "") for a in alerts), "the alert names the batch"
 
 
 @pytest.mark.parametrize("source", SOURCES)

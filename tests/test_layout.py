@@ -104,10 +104,13 @@ def test_alert_messages_carry_no_identifying_digits():
 
     text = "record 33010619850312123X (phone 13812345678) failed\nsecond line with 110101199003077777"
     assert scrub(text) == "record ****** (phone ******) failed"
+    batch = "batch enforcement.case.20220228T1600+0000.778672b26144be43 rejected at line 12345"
+    assert scrub(batch) == batch, "what names a place (batch, line) stays readable"
     assert scrub("x" * 1000) == "x" * MAX_MESSAGE
     assert scrub("") is None and scrub(None) is None
-    alert = alert_from_error("task_failed", "ingest_courts", ValueError("case 1234567 bad"), task_id="load_case")
-    assert (alert.error_type, alert.message, alert.task_id) == ("ValueError", "case ****** bad", "load_case")
+    alert = alert_from_error("task_failed", "ingest_courts", ValueError("party 330106198503121234 bad"),
+                             task_id="load_case")
+    assert (alert.error_type, alert.message, alert.task_id) == ("ValueError", "party ****** bad", "load_case")
 
 
 def test_airflow_loads_the_alert_listener_plugin(airflow):

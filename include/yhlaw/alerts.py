@@ -14,14 +14,15 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 300
-# Runs of 6 or more digits (with an optional check letter): ID numbers, phone numbers, bank
-# accounts. Codes the platform itself names (town codes, batch ids) are longer hex or appear as
-# structured fields, so masking them in a message costs nothing an operator needs.
-_DIGIT_RUN = re.compile(r"\d{6,}[0-9Xx]?")
+# Runs of 11 or more digits (with an optional check letter): ID numbers (15/18), mobile numbers
+# (11), bank cards. Shorter runs are what names a place: the date and time in a batch id
+# (20220228T1600), a line or a count; a 12-digit town code is masked too, which an operator can
+# read from the batch instead.
+_DIGIT_RUN = re.compile(r"(?<!\d)\d{11,}[Xx]?(?![\dA-Za-z])")
 
 
 def scrub(text: str | None) -> str | None:
-    """The first line of a message, digit runs masked, at most MAX_MESSAGE characters."""
+    """The first line of a message, long digit runs masked, at most MAX_MESSAGE characters."""
     if not text:
         return None
     first = str(text).strip().splitlines()[0] if str(text).strip() else ""

@@ -61,3 +61,7 @@ COMMENT ON COLUMN mart.stale_rows.core_table IS '核心层表';
 COMMENT ON COLUMN mart.stale_rows.stale_rows IS '过期行数: 有更新版本被隔离的核心行';
 COMMENT ON COLUMN mart.stale_rows.rows IS '核心行总数';
 COMMENT ON COLUMN mart.stale_rows.oldest_stale_since IS '最早的被隔离新版本的更新时间';
+
+-- audit.alert (0018) masks runs of 11+ digits (ID numbers, mobile numbers); shorter runs name
+-- places (the date and time in a batch id, a line) and stay readable.
+COMMENT ON COLUMN audit.alert.message IS '错误信息首行 (截断至 300 字; 11 位以上数字串 (身份证号、手机号等) 已遮盖)';
