@@ -302,10 +302,7 @@ def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Compo
     predicate is computed once per record: x the fields' source values (stage lists as a map of
     their first item per stage), y0 the stage times, y whether each value is ok (and the towns),
     z the typed values, and last the batch flags, the future-date rule and ``_fast``.
-
-    Two records conflict when their keys and update times are equal *as stored*: the typed key
-    (trimmed, as core compares it) and the update time as an instant (the same moment written in
-    two UTC offsets is one moment); where a value could not be typed, its text as received."""
+    ``_conflict`` is false here: ``_flag_conflicts`` sets it once every record is typed."""
     fields = list(entity.fields)
     n = range(len(fields))
     v = [sql.Identifier(f"v{i}") for i in n]
@@ -316,32 +313,28 @@ def typing_select(entity: Entity, *, interval_end: datetime | None) -> sql.Compo
     parts = _check_columns(fields, v, t, ok)
     statuses = parts["statuses"]
     texts_ok = _texts_ok(parts["texts"])
-    key, upd = sql.Literal(entity.key), sql.Literal(entity.updated_at)
     fast = sql.SQL(" AND ").join([sql.SQL("z.is_object"), sql.SQL("z.texts_ok"),
                                   *(sql.SQL("z.{}").format(o) for o in ok), *_not_future(entity, interval_end)])
     return sql.SQL(
         """SELECT z.seq, {cols}, {statuses}
                   row_number() OVER (PARTITION BY z.payload_md5 ORDER BY z.seq) > 1 AS _duplicate,
-                  z.k IS NOT NULL AND min(z.payload_md5) OVER w IS DISTINCT FROM max(z.payload_md5) OVER w AS _conflict,
+                  false AS _conflict,
                   COALESCE({fast}, false) AS _fast
-           FROM (SELECT y.seq, y.payload_md5, y.k, y.u, y.is_object, y.texts_ok, {statuses_y} {z_cols}
-                 FROM (SELECT y0.seq, y0.payload_md5, y0.k, y0.u, y0.is_object, {texts_ok} AS texts_ok, {y_checks}
+           FROM (SELECT y.seq, y.payload_md5, y.is_object, y.texts_ok, {statuses_y} {z_cols}
+                 FROM (SELECT y0.seq, y0.payload_md5, y0.is_object, {texts_ok} AS texts_ok, {y_checks}
                        FROM (SELECT x.*, {y0_cols}
-                             FROM (SELECT r.seq, r.payload_md5, r.payload ->> {key} AS k, r.payload ->> {upd} AS u,
-                                          jsonb_typeof(r.payload) = 'object' AS is_object, {x_cols}
+                             FROM (SELECT r.seq, r.payload_md5, jsonb_typeof(r.payload) = 'object' AS is_object, {x_cols}
                                    FROM raw.record r WHERE r.batch_id = %(batch)s OFFSET 0) x
                              OFFSET 0) y0 {joins}
                        OFFSET 0) y
-                 OFFSET 0) z
-           WINDOW w AS (PARTITION BY COALESCE(z.{nk}, z.k), z.{updated}, CASE WHEN z.{updated} IS NULL THEN z.u END)"""
-    ).format(nk=ident(entity.natural_key), updated=ident(entity.updated_column),
-             cols=sql.SQL(", ").join(sql.SQL("z.{}").format(ident(c)) for c in entity.columns),
+                 OFFSET 0) z"""
+    ).format(cols=sql.SQL(", ").join(sql.SQL("z.{}").format(ident(c)) for c in entity.columns),
              statuses=sql.SQL("").join(sql.SQL("z.{}, ").format(s) for s in statuses),
              statuses_y=sql.SQL("").join(sql.SQL("y.{}, ").format(s) for s in statuses),
              z_cols=sql.SQL(", ").join(parts["z_cols"]), fast=fast, texts_ok=texts_ok,
              y_checks=sql.SQL(", ").join(parts["y_checks"]), x_cols=sql.SQL(", ").join(x_cols),
              y0_cols=sql.SQL(", ").join(y_cols) if y_cols else sql.SQL("true AS no_stage_times"),
-             key=key, upd=upd, joins=sql.SQL(" ").join(parts["joins"]))
+             joins=sql.SQL(" ").join(parts["joins"]))
 
 
 def _not_future(entity: Entity, interval_end: datetime | None) -> list[sql.Composable]:
@@ -401,15 +394,17 @@ def type_batch(cur, entity: Entity, batch_id: str, ctx: Context, *, chunk_rows: 
             frame["_conflict"] = chunk["_conflict"].to_numpy()
             cur.execute(sql.SQL("DELETE FROM pg_temp.{} WHERE seq = ANY(%s)").format(typed), (chunk["seq"].tolist(),))
             store.copy_frame(cur, sql.SQL("pg_temp.{}").format(typed), columns, frame)
-        _reflag_conflicts(cur, entity, batch_id)
+    _flag_conflicts(cur, entity, batch_id)
     cur.execute(sql.SQL("ANALYZE pg_temp.{}").format(typed))   # no autovacuum for temporary tables
     return {"records": total, "typed_in_sql": total - slow, "typed_in_python": slow}
 
 
-def _reflag_conflicts(cur, entity: Entity, batch_id: str) -> None:
-    """``_conflict`` again over the final typed key and update instant, once Python has typed the
-    records SQL left to it (a key with padding SQL does not trim is the same key once trimmed:
-    two such records with different content conflict; neither may replace the other unseen)."""
+def _flag_conflicts(cur, entity: Entity, batch_id: str) -> None:
+    """``_conflict``: records with the same key and update time *as stored* (the final typed key,
+    trimmed, and the update time as an instant; the text as received where a value could not be
+    typed) but other content. Set once every record is typed, in SQL or in Python (a key with
+    padding SQL leaves to Python is the same key once trimmed): neither may replace the other
+    unseen."""
     cur.execute(sql.SQL(
         """WITH f AS (
                SELECT t.seq, r.payload_md5, COALESCE(t.{nk}, r.payload ->> {key}) AS k, t.{upd} AS u,
