@@ -485,9 +485,12 @@ def _flag_changed_versions(cur, entity: Entity) -> None:
     """A good record whose key and update time are a version already stored, with other content
     (a file re-delivered corrected under the same name and version, a row edited without moving
     its update column): quarantined, since merging it would silently keep the old version. The
-    content compared is what the record says (not when or how it arrived), value by value."""
+    content compared is what the record says, value by value: not when or how it arrived, and not
+    the party keys, which are pseudonyms of what it says under a key (another key is a key
+    matter, not a changed record)."""
     typed, ident = typed_table(entity), sql.Identifier
-    content = [c for c in entity.columns if c not in entity.provenance_columns]
+    content = [f.name for f in entity.fields
+               if f.name not in entity.provenance_columns and f.type != "party_key"]
     nk, upd = ident(entity.natural_key), ident(entity.updated_column)
     reason = PUBLISH_REASONS["changed_version"]
     cur.execute(sql.SQL(
