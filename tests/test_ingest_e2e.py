@@ -316,10 +316,13 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
 @pytest.mark.parametrize("source", SOURCES)
 def test_rebuild_from_raw_reproduces_core_and_rotates_the_party_key(source, warehouse, settings):
     """core is a pure function of raw: rebuilding gives the same tables; a new HMAC key changes
-    every party key consistently (the same party still links), and nothing else."""
-    from yhlaw.pipeline import rebuild
+    every party key consistently (the same party still links), and nothing else. A key other
+    than the warehouse's is refused (by tasks and by set-up) until it is rotated in on purpose."""
+    from yhlaw.bootstrap import prepare_warehouse
+    from yhlaw.key_check import KeyMismatch, fingerprint
+    from yhlaw.pipeline import rebuild, rotate_key
 
-    key = settings.secrets["PII_HMAC_KEY"]
+    key, new_key = settings.secrets["PII_HMAC_KEY"], "rotated-" + settings.secrets["PII_HMAC_KEY"]
     before = core_checksums(warehouse, [source])
     entity = list(entities(source))[0]
 
@@ -328,16 +331,30 @@ def test_rebuild_from_raw_reproduces_core_and_rotates_the_party_key(source, ware
             cur.execute(f"SELECT {entity.natural_key}, party_key FROM core.{entity.table} ORDER BY 1")
             return cur.fetchall()
 
+    def warehouse_key():
+        with transaction(warehouse) as conn, conn.cursor() as cur:
+            cur.execute("SELECT fingerprint FROM audit.pii_key")
+            return cur.fetchone()[0]
+
     old = parties()
-    rebuild(entity, warehouse_url=warehouse, hmac_key="rotated-" + key)
+    assert warehouse_key() == fingerprint(key)
+    with pytest.raises(KeyMismatch, match="docs/security.md"):
+        rebuild(entity, warehouse_url=warehouse, hmac_key=new_key)
+    assert parties() == old                      # refused before anything was touched
+    rotate_key([entity], warehouse_url=warehouse, new_key=new_key)
     new = parties()
+    assert warehouse_key() == fingerprint(new_key)
     assert [c for c, _ in new] == [c for c, _ in old]
     assert all(a != b for (_, a), (_, b) in zip(old, new) if a)
     # The rotation is a bijection on parties: records that shared a party still share one.
     pairs = {(a, b) for (_, a), (_, b) in zip(old, new)}
     assert len({a for a, _ in pairs}) == len({b for _, b in pairs}) == len(pairs)
-    rebuild(entity, warehouse_url=warehouse, hmac_key=key)
+    with pytest.raises(KeyMismatch) as refused:   # a set-up with the old key: refused, and no key in the message
+        prepare_warehouse(settings)
+    assert key not in str(refused.value) and new_key not in str(refused.value)
+    rotate_key([entity], warehouse_url=warehouse, new_key=key)
     assert core_checksums(warehouse, [source]) == before
+    prepare_warehouse(settings)
 
 
 def test_ledgers_and_indicators_through_airflow(airflow, warehouse, tmp_path, monkeypatch):

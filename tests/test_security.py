@@ -63,3 +63,12 @@ def test_party_keys_cannot_be_reversed_without_the_key():
     assert stolen <= {PartyKeyer(key)(c) for c in candidates}
     # The same person written two ways (full-width digits, separators) gets one key.
     assert PartyKeyer(key)("３３０１１０ 19900101-0011") == PartyKeyer(key)("330110199001010011")
+
+
+def test_key_fingerprint_identifies_a_key_without_revealing_it():
+    from yhlaw.key_check import fingerprint
+
+    a, b = fingerprint("key-one"), fingerprint("key-two")
+    assert a == fingerprint(b"key-one") and a != b
+    assert len(a) == 16 and int(a, 16) >= 0
+    assert "key-one" not in a

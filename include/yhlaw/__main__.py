@@ -1,4 +1,4 @@
-"""Command line of the platform: ``python -m yhlaw setup | rebuild | replay | indicators | docs | env``.
+"""Command line of the platform: ``python -m yhlaw setup | rebuild | rotate-key | replay | indicators | docs | env``.
 
 The demo, the benchmarks and the reliability harness are the development harness's:
 ``python -m yhlaw_dev demo | bench | reliability | env``.
@@ -33,6 +33,19 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     for name, entity in spec.entities.items():
         result = rebuild(entity, warehouse_url=settings.warehouse_url, hmac_key=settings.hmac_key)
         print(f"{args.source}.{name}: rebuilt from {result['batches']} landed batches")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    from yhlaw.pipeline import rotate_key
+    from yhlaw.spec import load_spec, source_names
+
+    settings = Settings.from_env()
+    entities = [e for s in source_names() for e in load_spec(s).entities.values()]
+    done = rotate_key(entities, warehouse_url=settings.warehouse_url, new_key=settings.hmac_key)
+    for name, batches in done.items():
+        print(f"{name}: rebuilt from {batches} landed batches under the new key")
+    print("the warehouse's PII key is now the one in use (audit.pii_key); destroy the old one")
     return 0
 
 
@@ -95,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("setup", help="create/migrate the warehouse and the Airflow metadata DB")
     p.add_argument("--test", action="store_true", help="the test database and test AIRFLOW_HOME")
     p.set_defaults(func=cmd_setup)
-    p = sub.add_parser("rebuild", help="re-derive core from raw for one source (e.g. after rotating the HMAC key)")
+    p = sub.add_parser("rebuild", help="re-derive core from raw for one source (same key; to change it: rotate-key)")
     p.add_argument("--source", required=True)
     p.set_defaults(func=cmd_rebuild)
+    p = sub.add_parser("rotate-key", help="rebuild every entity under the PII key now in use and adopt it "
+                                          "(docs/security.md; pause the ingest DAGs first)")
+    p.set_defaults(func=cmd_rotate_key)
     p = sub.add_parser("replay", help="re-validate quarantined records and rejected batches after a fix")
     p.add_argument("--source", required=True)
     p.add_argument("--entity", action="append", help="only this entity (repeatable)")

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+from yhlaw.key_check import check_key
 from yhlaw.reasons import load_reason_codes
 from yhlaw.reference import load_reference
 from yhlaw.settings import Settings
@@ -18,13 +19,16 @@ from yhlaw.warehouse import ensure_database, migrate, transaction
 
 def prepare_warehouse(settings: Settings, *, recreate: bool = False) -> list[str]:
     """Database, roles, schema (migrations), reference data, the reason-code registry and the
-    column comments from the specs; idempotent."""
+    column comments from the specs; idempotent. Raises KeyMismatch when the PII key is not the
+    one the warehouse's party keys were made with."""
     ensure_database(settings.admin_url, recreate=recreate)
     applied = migrate(settings.admin_url)
     with transaction(settings.admin_url) as conn:
         load_reference(conn)
         load_reason_codes(conn)
         apply_column_comments(conn)     # the specs' field descriptions, where they differ
+        with conn.cursor() as cur:      # a key other than the party keys' is refused here already
+            check_key(cur, settings.hmac_key, record=False)
     return applied
 
 

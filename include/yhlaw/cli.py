@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from yhlaw.key_check import KeyMismatch
 from yhlaw.warehouse import WarehouseUnavailable
 
 
@@ -21,10 +22,11 @@ def print_airflow_environment(environment: dict[str, str]) -> int:
 
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Parse and run a subcommand; a warehouse that is not there is a message, not a traceback."""
+    """Parse and run a subcommand; a warehouse that is not there, or a PII key that is not the
+    warehouse's, is a message, not a traceback."""
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except WarehouseUnavailable as exc:
+    except (WarehouseUnavailable, KeyMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

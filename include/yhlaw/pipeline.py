@@ -21,6 +21,7 @@ from yhlaw import store
 from yhlaw import conform
 from yhlaw.readers import SourceConnection, open_reader
 from yhlaw.normalise import Context, TownResolver
+from yhlaw.key_check import check_key, record_rotation
 from yhlaw.pii import PartyKeyer
 from yhlaw.spec import META_COLUMNS, Entity, load_spec
 from yhlaw.validate import CheckResult, LendableConnection, SuiteRunner, batch_checks, merge_results
@@ -87,7 +88,7 @@ def _town_resolver(cur) -> TownResolver:
 
 def validate_batch(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_key: str,
              chunk_rows: int = CHUNK_ROWS, slice_rows: int = GX_SLICE_ROWS, runner: SuiteRunner | None = None,
-             accepted: bool = False, sql_typing: bool = True) -> dict[str, Any]:
+             accepted: bool = False, sql_typing: bool = True, rotating: bool = False) -> dict[str, Any]:
     """Type and check the batch: good rows to staging, bad rows to quarantine with reasons.
 
     In one session: the batch is typed into a temporary table (``conform``; reads raw only), the
@@ -99,7 +100,8 @@ def validate_batch(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_ke
     ``accepted``: the batch was loaded before (a replay); batch checks are recorded but no
     longer block, so a replay never takes back what an earlier load published.
     ``sql_typing=False`` types every record in Python, ``slice_rows`` sets how many records GX
-    checks at a time (tests vary both).
+    checks at a time (tests vary both). A key other than the warehouse's raises KeyMismatch
+    (``key_check``) unless ``rotating`` (a rebuild under a new key).
     """
     runner = runner or SuiteRunner.for_suite(entity.suite)
     keyer = PartyKeyer(hmac_key)
@@ -115,6 +117,8 @@ def validate_batch(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_ke
     rejection: str | None = None
     with transaction(warehouse_url, connection_factory=LendableConnection) as conn:
         with conn.cursor() as cur:
+            if not rotating:
+                check_key(cur, keyer.key_bytes)
             cur.execute("SELECT record_count, interval_start, interval_end, source_keys FROM raw.batch "
                         "WHERE batch_id = %s", (batch_id,))
             row = cur.fetchone()
@@ -258,15 +262,18 @@ def replay(entity: Entity, *, warehouse_url: str, hmac_key: str, reason: str | N
     return dict(totals)
 
 
-def rebuild(entity: Entity, *, warehouse_url: str, hmac_key: str) -> dict[str, int]:
+def rebuild(entity: Entity, *, warehouse_url: str, hmac_key: str, rotating: bool = False) -> dict[str, int]:
     """Re-derive core (and quarantine) for one entity from raw: every loaded batch, in landing order.
 
-    Gives the same core as the incremental runs did (merges are order-safe), or, after the HMAC
-    key was rotated, the same core with new party keys. Not atomic: stop the entity's DAG first.
+    Gives the same core as the incremental runs did (merges are order-safe), or, ``rotating``
+    under a new HMAC key, the same core with new party keys (``rotate_key`` does every entity).
+    Not atomic: stop the entity's DAG first.
     """
     core = sql.Identifier("core", entity.table)
     versions = sql.Identifier("core", f"{entity.table}_version")
     with transaction(warehouse_url) as conn, conn.cursor() as cur:
+        if not rotating:
+            check_key(cur, hmac_key)
         store.lock_entity(cur, entity)
         cur.execute(sql.SQL("TRUNCATE {}, {}").format(core, versions))
         cur.execute("DELETE FROM audit.watermark WHERE source = %s AND entity = %s", (entity.source, entity.name))
@@ -275,10 +282,26 @@ def rebuild(entity: Entity, *, warehouse_url: str, hmac_key: str) -> dict[str, i
         batches = [r[0] for r in cur.fetchall()]
     runner = SuiteRunner.for_suite(entity.suite)
     for batch_id in batches:
-        validate_batch(entity, batch_id, warehouse_url=warehouse_url, hmac_key=hmac_key, runner=runner)
+        validate_batch(entity, batch_id, warehouse_url=warehouse_url, hmac_key=hmac_key, runner=runner,
+                       rotating=rotating)
         load_batch(entity, batch_id, warehouse_url=warehouse_url)
     return {"batches": len(batches)}
 
 
-__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract_batch", "validate_batch", "load_batch", "replay", "rebuild",
+def rotate_key(entities: list[Entity], *, warehouse_url: str, new_key: str) -> dict[str, int]:
+    """Rebuild every entity under ``new_key``, then make it the warehouse's key (audit.pii_key).
+
+    Every entity, not one source: party keys of two keys would not link across sources. A
+    rotation that stops half-way leaves the old fingerprint, so tasks keep refusing the new
+    key until ``rotate_key`` is run again to the end. Pause the ingest DAGs first.
+    """
+    done = {f"{e.source}.{e.name}": rebuild(e, warehouse_url=warehouse_url, hmac_key=new_key, rotating=True)["batches"]
+            for e in entities}
+    with transaction(warehouse_url) as conn, conn.cursor() as cur:
+        record_rotation(cur, new_key)
+    log.info("PII key rotated: %d entities rebuilt", len(done))
+    return done
+
+
+__all__ = ["BatchRejected", "Window", "entity_of", "window_for", "extract_batch", "validate_batch", "load_batch", "replay", "rebuild", "rotate_key",
            "META_COLUMNS"]
