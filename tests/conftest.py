@@ -22,6 +22,9 @@ from yhlaw_dev.world import DevSettings as Settings
 from yhlaw.warehouse import transaction
 
 TZ = "Asia/Shanghai"
+# The in-process dag.test runs log warnings only (pytest keeps the output of every test); the
+# scheduler tests' components log at the platform's INFO.
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 # Short client timeout and a slow fault longer than it: the "slow" fault must time out.
 CLIENT_TIMEOUT = 1.0
 SIM_ENV = {"SIM_SLOW_SECONDS": "2.5", "SIM_TOKEN_TTL": "600"}
@@ -139,6 +142,7 @@ def run_day(dag, sim, start: datetime, *, retries_allowed: bool = False) -> str:
     end = start + timedelta(days=1)
     sim.set_clock(end + timedelta(hours=1))
     run = run_dag_for_interval(dag, end)
+    assert run.logical_date == start, "the run's logical date is its interval's start, as the scheduler's"
     if not retries_allowed:
         tries = task_tries(run)
         assert set(tries.values()) <= {0, 1}, f"tasks needed Airflow retries: {tries}"

@@ -242,7 +242,7 @@ def test_clock_semantics(client):
     assert key in keys_in(v0) and key not in keys_in(v1)
     client.put("/_sim/clock", json={"now": to_iso(v1)}, headers=ADMIN)
     assert key not in keys_in(v0) and key in keys_in(v1)
-    assert client.get("/_sim/clock", headers=ADMIN).json() == {"now": to_iso(v1), "fixed": True}
+    assert client.get("/_sim/clock", headers=ADMIN).json() == {"now": to_iso(v1), "fixed": True, "follow_minutes": None}
 
 
 def test_determinism():

@@ -230,9 +230,27 @@ def test_clock_semantics(client):
     assert key in keys_in(v0) and key not in keys_in(v1)
     client.put("/_sim/clock", json={"now": to_iso(v1)}, headers=ADMIN)
     assert key not in keys_in(v0) and key in keys_in(v1)
-    assert client.get("/_sim/clock", headers=ADMIN).json() == {"now": to_iso(v1), "fixed": True}
+    assert client.get("/_sim/clock", headers=ADMIN).json() == {"now": to_iso(v1), "fixed": True,
+                                                               "follow_minutes": None}
     client.put("/_sim/clock", json={"now": None}, headers=ADMIN)
     assert client.get("/_sim/clock", headers=ADMIN).json()["fixed"] is False
+
+
+def test_following_clock_answers_each_window_as_at_its_end():
+    """SIM_CLOCK_FOLLOW_MINUTES: a backfill today reads, window by window, what a run on
+    schedule (window end + lag) read then; the truth endpoint answers on the same clock."""
+    day1 = {"updated_since": "2022-03-01T00:00:00+08:00", "updated_until": "2022-03-02T00:00:00+08:00"}
+    lag = timedelta(hours=1)
+    on_schedule = make_client(now=datetime(2022, 3, 2, 1, 0, tzinfo=CST))
+    today = make_client(now=datetime(2026, 12, 2, 9, 0, tzinfo=CST), follow_minutes=60)
+    late = make_client(now=datetime(2026, 12, 2, 9, 0, tzinfo=CST))
+    served = {name: fetch_all(c, token(c), **day1) for name, c in
+              (("on_schedule", on_schedule), ("today", today), ("late", late))}
+    assert served["today"] == served["on_schedule"] and served["today"]
+    assert served["late"] != served["on_schedule"]        # without it, later updates moved records on
+    truth = today.get("/_sim/truth", params={"entity": "cases", **day1}, headers=ADMIN).json()["items"]
+    assert len(truth) == len({i["caseNo"] for i in served["today"]})
+    assert today.app.state.sim.clock.serving(datetime(2026, 1, 1, tzinfo=CST)) == datetime(2026, 1, 1, tzinfo=CST) + lag
 
 
 def test_record_shapes(client):

@@ -127,8 +127,42 @@ def load_dag(dag_id: str):
 
 
 def run_dag_for_interval(dag, interval_end: datetime):
-    """Run the DAG once for the interval ending at ``interval_end``; return the DagRun."""
-    return dag.test(logical_date=interval_end, run_after=interval_end)
+    """Run the DAG once for the interval ending at ``interval_end``; return the DagRun.
+
+    Its logical date is the interval's *start*, as the scheduler's run of that interval has:
+    a later backfill or scheduled run of the same day then finds it (and does not read the
+    day a second time under another date). ``dag.test`` by itself infers a manual run's
+    interval as the one *ending* at the logical date; for the one call it is told the
+    scheduler's rule instead.
+    """
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    timetable = coerce_to_core_timetable(dag.timetable)
+    if not isinstance(timetable, CronDataIntervalTimetable):   # compute_indicators: a trigger, no interval
+        return dag.test(logical_date=interval_end, run_after=interval_end)
+    interval_start = timetable._get_prev(timetable._align_to_prev(interval_end))
+    with _scheduled_interval(type(timetable)):
+        return dag.test(logical_date=interval_start, run_after=interval_end)
+
+
+@contextmanager
+def _scheduled_interval(timetable_class) -> Iterator[None]:
+    """Within the block, a manual run at logical date D covers [D, next(D)), the interval a
+    scheduled run at D covers (the demo's and the tests' runs agree with the scheduler's)."""
+    from airflow.timetables.base import DataInterval
+
+    original = timetable_class.infer_manual_data_interval
+
+    def scheduled(self, *, run_after):
+        start = self._align_to_next(run_after)
+        return DataInterval(start=start, end=self._get_next(start))
+
+    timetable_class.infer_manual_data_interval = scheduled
+    try:
+        yield
+    finally:
+        timetable_class.infer_manual_data_interval = original
 
 
 def run_state(run) -> str:

@@ -63,11 +63,19 @@ def day_start(d: date) -> datetime:
 
 
 class WorldClock:
-    """The simulator's "now": real time unless pinned to a fixed instant."""
+    """The simulator's "now": real time unless pinned to a fixed instant.
 
-    def __init__(self, fixed: datetime | None = None) -> None:
+    ``follow``: a query for the window ending at U is answered as the system stood at
+    ``U + follow`` (never later than "now"), as if every run had called on schedule; a backfill
+    run today then reads the world the daily runs read in their time (the demo's world).
+    Systems written up to the clock (a file drop, a database) do not follow: they are read as
+    they stand.
+    """
+
+    def __init__(self, fixed: datetime | None = None, follow: timedelta | None = None) -> None:
         self._lock = threading.Lock()
         self._fixed: datetime | None = None
+        self.follow = follow
         self.set(fixed)
 
     def set(self, fixed: datetime | None) -> None:
@@ -85,6 +93,11 @@ class WorldClock:
         with self._lock:
             fixed = self._fixed
         return fixed if fixed is not None else datetime.now(CST)
+
+    def serving(self, until: datetime) -> datetime:
+        """The instant a query for a window ending at ``until`` is answered at."""
+        now = self.now()
+        return now if self.follow is None else min(now, (until + self.follow).astimezone(CST))
 
 
 # --------------------------------------------------------------------------

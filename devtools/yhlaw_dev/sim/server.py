@@ -38,7 +38,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import parse_qs, quote
 
@@ -103,6 +103,7 @@ class SimulatorConfig:
     start_date: date = date(2021, 1, 1)
     end_date: date = date(2023, 12, 31)
     now: datetime | None = None  # initial pinned world clock; None = real time
+    follow_minutes: int | None = None  # HTTP queries answered as at window end + this (WorldClock.follow)
 
     ENV: ClassVar[dict[str, str]] = {
         "seed": "SIM_SEED", "cases_per_day": "SIM_CASES_PER_DAY",
@@ -113,6 +114,7 @@ class SimulatorConfig:
         "client_secret": "SIM_CLIENT_SECRET", "admin_token": "SIM_ADMIN_TOKEN",
         "token_ttl": "SIM_TOKEN_TTL", "slow_seconds": "SIM_SLOW_SECONDS",
         "start_date": "SIM_START_DATE", "end_date": "SIM_END_DATE", "now": "SIM_NOW",
+        "follow_minutes": "SIM_CLOCK_FOLLOW_MINUTES",
         "court_cases_per_day": "SIM_COURT_CASES_PER_DAY", "mediations_per_day": "SIM_MEDIATIONS_PER_DAY",
         "drop_dir": "SIM_DROP_DIR", "half_written_seconds": "SIM_HALF_WRITTEN_SECONDS",
         "db_admin_url": "SIM_DB_ADMIN_URL", "db_name": "SIM_DB_NAME", "db_reader": "SIM_DB_READER",
@@ -160,7 +162,8 @@ def _convert(name: str, raw: str, var: str) -> Any:
     """Convert an env string to the type of setting ``name``."""
     try:
         if name in ("seed", "cases_per_day", "inspections_per_day", "petitions_per_day", "services_per_day",
-                    "token_ttl", "cursor_ttl", "rate_limit_per_min", "court_cases_per_day", "mediations_per_day"):
+                    "token_ttl", "cursor_ttl", "rate_limit_per_min", "court_cases_per_day", "mediations_per_day",
+                    "follow_minutes"):
             return int(raw)
         if name in ("slow_seconds", "half_written_seconds", "system_tick_seconds"):
             return float(raw)
@@ -229,7 +232,8 @@ class SimState:
                  fault_kinds: tuple[str, ...] = FAULT_KINDS) -> None:
         self.settings, self.source, self.wall_time = settings, source, wall_time
         self.fault_kinds = fault_kinds
-        self.clock = WorldClock(settings.now)
+        self.clock = WorldClock(settings.now, None if settings.follow_minutes is None
+                                else timedelta(minutes=settings.follow_minutes))
         self.tokens = TokenStore(settings.token_ttl, wall_time)
         self.stats = Stats()
         self._lock = threading.Lock()
@@ -503,7 +507,7 @@ class OAuthPagedApi(Api):
             since, until = _window(updated_since, updated_until)
             page_no = _positive_int(page, "page", 1)
             size = _positive_int(page_size, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-            items = collection.expand(collection.query(since, until, state.clock.now()))
+            items = collection.expand(collection.query(since, until, state.clock.serving(until)))
             chunk = items[(page_no - 1) * size: page_no * size]
             request.scope[ITEMS_SCOPE_KEY] = len(chunk)  # counted by FaultInjector once delivered
             return JSONResponse({"total": len(items), "page": page_no, "page_size": size, "items": chunk})
@@ -639,7 +643,7 @@ class SignedCursorApi(Api):
             window = tuple(dt.astimezone(timezone.utc).isoformat() for dt in (since, until))
             # The served sequence: (updatedAt, key, copy number) strictly increasing.
             served = [(h.version.updated_at, h.record.truth_key, n, h.version.payload)
-                      for h in collection.query(since, until, state.clock.now()) for n in range(h.copies)]
+                      for h in collection.query(since, until, state.clock.serving(until)) for n in range(h.copies)]
             start = 0
             if cursor:
                 position = self.decode_cursor(cursor, window)
@@ -689,6 +693,9 @@ def create_app(settings: SimulatorConfig, *, wall_time: Callable[[], float] = ti
     state.api = api_cls(state)
     ticker = None
     if system is not None:
+        # A file drop or a database is written up to the clock and read as it stands: a window is
+        # not answered "as at its end" (SIM_CLOCK_FOLLOW_MINUTES applies to API queries only).
+        state.clock.follow = None
         system.start(state)  # e.g. write the files / fill the database up to the clock
         ticker = _SystemTicker(state, system, settings.system_tick_seconds)
 
@@ -738,7 +745,8 @@ def _add_admin_routes(app: FastAPI, state: SimState) -> None:
     system = state.source.system
 
     def clock_view() -> dict:
-        view = {"now": to_iso(state.clock.now()), "fixed": state.clock.is_fixed}
+        view = {"now": to_iso(state.clock.now()), "fixed": state.clock.is_fixed,
+                "follow_minutes": None if state.clock.follow is None else state.clock.follow.total_seconds() / 60}
         if system is not None:
             view.update(system.clock_view())
         return view
@@ -804,7 +812,7 @@ def _add_admin_routes(app: FastAPI, state: SimState) -> None:
                            f"entity must be one of {sorted(state.source.collections)}")
         since, until = _window(updated_since, updated_until)
         collection = state.source.collections[entity]
-        return {"items": collection.truth(collection.query(since, until, state.clock.now()))}
+        return {"items": collection.truth(collection.query(since, until, state.clock.serving(until)))}
 
 
 class _SystemTicker:
