@@ -353,6 +353,7 @@ class Outcome:
 
 _OUTCOMES: dict[str, Outcome] = {}
 FUTURE_UPDATE = "update_after_interval"
+NO_UPDATE = "no_update_time"
 
 
 @pytest.fixture(scope="module")
@@ -385,6 +386,10 @@ def outcome(request, warehouse) -> Outcome:
             rec = shape.record(FUTURE_UPDATE)
             put(rec, shape.updated_field, _shift(get(rec, shape.updated_field), shape.updated_field, timedelta(days=40)))
             cases.append(Case(FUTURE_UPDATE, [rec], [{"future_date"}]))
+            # No update time at all (a NULL in the control column): it cannot be merged in order.
+            rec = shape.record(NO_UPDATE)
+            put(rec, shape.updated_field, None)
+            cases.append(Case(NO_UPDATE, [rec], [{"missing_required_field"}]))
         records = [r for c in cases for r in c.records]
         labels = [c.name for c in cases for _ in c.records]
         expected = [x for c in cases for x in c.expected]
@@ -615,10 +620,14 @@ def _drop(folder: Path) -> FileDropReader:
                           {"kind": "file_drop", "max_attempts": 2, "backoff_seconds": 0.01})
 
 
-def _xlsx(rows: list[list[Any]]) -> bytes:
+def _xlsx(rows: list[list[Any]], merges: tuple[str, ...] = ()) -> bytes:
     wb = Workbook()
     for r in rows:
         wb.active.append(r)
+    for cells in merges:
+        top = wb.active[cells.split(":")[0]].value
+        wb.active.merge_cells(cells)
+        wb.active[cells.split(":")[0]] = top
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -672,7 +681,8 @@ def test_court_files_with_wrong_encodings_and_excel_dates_through_reader_and_pip
     """Through the file-drop reader and the real pipeline: a GBK file declared UTF-8 is read
     right (harmless); rows whose text was mangled before export (UTF-8 shown as GBK, GBK shown
     as UTF-8 and saved again) are quarantined as mojibake_text; an XLSX date cell holding an
-    Excel serial number is date_format_not_iso, a real date cell loads."""
+    Excel serial number is date_format_not_iso, a real date cell loads; a formula saved without
+    its result is quarantined (never read as an empty cell); a merged cell holds for its rows."""
     entity = load_spec("courts").entities["case"]
     header = ["案号", "案件类型", "案由", "审判程序", "立案日期", "立案方式", "庭审方式", "电子卷宗随案生成", "电子督促程序",
               "结案日期", "结案方式", "当事人类型", "当事人名称", "证件号码", "住所地", "诉前委派编号"]
@@ -697,8 +707,10 @@ def test_court_files_with_wrong_encodings_and_excel_dates_through_reader_and_pip
     _deliver(tmp_path, "cases_20220301.csv", csv_bytes(mislabelled, "gbk"), rows=20, encoding="utf-8")
     _deliver(tmp_path, "cases_20220301b.csv", csv_bytes(mangled, "utf-8"), rows=20, encoding="utf-8",
              delivered=datetime(2022, 3, 2, 7, tzinfo=TZ))
-    excel = [row(41, 立案日期=44612), row(42, 立案日期=datetime(2022, 2, 20))] + [row(n) for n in range(43, 61)]
-    _deliver(tmp_path, "cases_20220301.xlsx", _xlsx([header, *excel]), rows=20, fmt="xlsx",
+    # 43: a formula saved without its result; 44-46: 案由 merged over three rows (C5:C7).
+    excel = [row(41, 立案日期=44612), row(42, 立案日期=datetime(2022, 2, 20)), row(43, 立案日期="=DATE(2022,2,20)")] + [
+        row(n) for n in range(44, 61)]
+    _deliver(tmp_path, "cases_20220301.xlsx", _xlsx([header, *excel], merges=("C5:C7",)), rows=20, fmt="xlsx",
              delivered=datetime(2022, 3, 2, 8, tzinfo=TZ))
     window = pipeline.window_for("courts", datetime(2022, 3, 2, tzinfo=TZ), datetime(2022, 3, 3, tzinfo=TZ))
     extracted = pipeline.extract_batch(entity, window, warehouse_url=warehouse,
@@ -709,8 +721,13 @@ def test_court_files_with_wrong_encodings_and_excel_dates_through_reader_and_pip
     got = {k: set(r) for k, r, _ in quarantined(warehouse, extracted["batch_id"])}
     assert got == {"(2022)浙0110民初22号": {"mojibake_text"}, "(2022)浙0110民初23号": {"mojibake_text"},
                    "(2022)浙0110民初24号": {"unknown_town", "mojibake_text"},
-                   "(2022)浙0110民初41号": {"date_format_not_iso", "missing_required_field"}}
-    assert (counts["received"], counts["loaded"], counts["quarantined"]) == (60, 56, 4)
+                   "(2022)浙0110民初41号": {"date_format_not_iso", "missing_required_field"},
+                   "(2022)浙0110民初43号": {"unparseable_value", "missing_required_field"}}
+    details = {k: json.dumps(d, ensure_ascii=False) for k, _, d in quarantined(warehouse, extracted["batch_id"])}
+    assert "formula whose result the file does not carry" in details["(2022)浙0110民初43号"]
+    assert (counts["received"], counts["loaded"], counts["quarantined"]) == (60, 55, 5)
+    assert [r["cause"] for k, r in core_rows(warehouse, entity, extracted["batch_id"]).items()
+            if k in ("(2022)浙0110民初44号", "(2022)浙0110民初45号", "(2022)浙0110民初46号")] == ["劳动争议"] * 3
     rows = core_rows(warehouse, entity, extracted["batch_id"])
     assert rows["(2022)浙0110民初1号"]["cause"] == "劳动争议" and rows["(2022)浙0110民初1号"]["town_code"] == "330110009000"
     assert rows["(2022)浙0110民初42号"]["filed_on"] == "2022-02-20"
@@ -724,6 +741,9 @@ def test_every_suite_has_the_generic_rules_and_every_amount_a_range(entity):
     critical = {(r["kwargs"].get("column"), r["meta"]["reason"]) for r in rules if r.get("severity") == "critical"}
     for column, reason in HELPER_COLUMNS.items():
         assert (column, reason) in critical, f"{entity.suite}: no critical rule on {column} ({reason})"
+    # The control columns: a record without its key or its update time cannot be merged.
+    for column in (entity.natural_key, entity.updated_column):
+        assert (column, "missing_required_field") in critical, f"{entity.suite}: {column} may be NULL"
     for f in entity.fields:
         if f.type == "decimal":
             assert (f.name, "amount_out_of_range") in critical, f"{entity.suite}: amount {f.name} has no range"

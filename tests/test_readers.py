@@ -71,6 +71,47 @@ def test_file_drop_reads_gbk_csv_and_xlsx_by_delivery_window(tmp_path):
     assert reader.stats.retries["encoding_mismatch"] == 1
 
 
+def _workbook(build) -> bytes:
+    wb = Workbook()
+    build(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_a_spreadsheet_is_read_as_a_person_sees_it(tmp_path):
+    """Merged cells hold their value for every cell of the merge (and the row says so); a formula
+    saved without its result is a marker the typer quarantines, never an empty cell; cached
+    results of formulas are read."""
+    def build(wb):
+        ws = wb.active
+        ws.append(["案号", "案件类型", "标的额", "立案日期"])
+        ws.append(["(2022)浙0110民初1号", "民事", "=1+1", "2022-03-01"])      # no cached value
+        ws.append(["(2022)浙0110民初2号", None, 300, "2022-03-01"])
+        ws.append(["(2022)浙0110民初3号", None, 400, "2022-03-01"])
+        ws.merge_cells("B2:B4")                                                # 民事 for all three
+        ws["B2"] = "民事"
+    deliver(tmp_path, "cases_20220301.xlsx", _workbook(build), rows=3, fmt="xlsx", delivered_at=T0 + timedelta(hours=20))
+    sink = ListSink()
+    drop_reader(tmp_path).read_window("cases_*", T0, T0 + timedelta(days=1), sink)
+    first, second, third = sink.items
+    assert [r["案件类型"] for r in sink.items] == ["民事"] * 3
+    assert "_merged_cells" not in first and second["_merged_cells"] == third["_merged_cells"] == ["案件类型"]
+    assert first["标的额"] == {"_formula": "=1+1"} and second["标的额"] == 300
+
+
+def test_a_workbook_with_data_on_two_sheets_is_refused_naming_them(tmp_path):
+    def build(wb):
+        wb.active.append(["案号"])
+        wb.active.append(["(2022)浙0110民初1号"])
+        other = wb.create_sheet("补充")
+        other.append(["案号"])
+        other.append(["(2022)浙0110民初2号"])
+    deliver(tmp_path, "cases_20220301.xlsx", _workbook(build), rows=1, fmt="xlsx", delivered_at=T0 + timedelta(hours=20))
+    with pytest.raises(SourceError, match="data on 2 sheets .*'补充'"):
+        drop_reader(tmp_path).read_window("cases_*", T0, T0 + timedelta(days=1), ListSink())
+
+
 def test_file_drop_refuses_a_half_written_delivery(tmp_path):
     full = "案号\n(2022)浙0110民初1号\n(2022)浙0110民初2号\n".encode()
     deliver(tmp_path, "cases_20220301.csv", full[:20], rows=2, sha=hashlib.sha256(full).hexdigest(),
@@ -133,3 +174,42 @@ def test_sql_reader_reads_the_window_as_json_ready_records(source_db, monkeypatc
         {"ajbh": "A1", "xyje": "100.50", "slrq": "2022-03-01", "gxsj": "2022-03-01T10:00:00"},
         {"ajbh": "A2", "xyje": None, "slrq": "2022-03-01", "gxsj": "2022-03-01T23:59:59"},
     ]
+
+
+@pytest.mark.stack
+def test_a_source_row_without_update_time_is_read_by_every_window_not_never(settings, monkeypatch):
+    """The shipped mediation query on the system's schema, gxsj not enforced: a case with a NULL
+    update time is in every window's result (and typing quarantines it), never in none."""
+    from urllib.parse import urlsplit
+
+    name = "yhlaw_test_source_undated"
+    admin = connect(with_database(settings.admin_url, "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    url = with_database(settings.admin_url, name)
+    try:
+        conn = connect(url)
+        with conn, conn.cursor() as cur:
+            cur.execute("""CREATE TABLE tj_ajxx (ajbh text PRIMARY KEY, tjwyh_lx text, tjwyh_mc text, jflx text, ajly text,
+                               sfjfm text, xzqh text, slrq date, jarq date, tjjg text, xyje numeric, sfsfqr text,
+                               wpbh text, gxsj timestamp);
+                           CREATE TABLE tj_dsr (ajbh text, xh int, dsrlx text, xm text, zjhm text, lxdh text);
+                           INSERT INTO tj_ajxx (ajbh, gxsj) VALUES ('T1', '2022-03-01 10:00'), ('T2', NULL),
+                                                                   ('T3', '2022-03-02 09:00');""")
+        conn.close()
+        u = urlsplit(url)
+        source = SourceConnection("postgres", u.hostname, u.port, u.path.lstrip("/"), u.username, "", ())
+        start = datetime(2022, 2, 28, 16, tzinfo=timezone.utc)
+        seen = []
+        for day in range(2):
+            sink = ListSink()
+            SqlSourceReader(source, {"kind": "sql"}).read_window(
+                "sql/sources/mediation_case.sql", start + timedelta(days=day), start + timedelta(days=day + 1), sink)
+            seen.append([r["ajbh"] for r in sink.items])
+        assert seen == [["T1", "T2"], ["T3", "T2"]]
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()

@@ -179,8 +179,19 @@ def unrepresentable(value: Any) -> bool:
 UNREPRESENTABLE_NOTE = "a value PostgreSQL cannot hold (NUL, a lone surrogate, NaN or Infinity), kept escaped in raw"
 
 
+FORMULA_NOTE = "a spreadsheet formula whose result the file does not carry (saved without calculation)"
+
+
+def _cannot_read(v: Any, type_name: str) -> str:
+    return _structured(v, type_name) if isinstance(v, (dict, list)) else f"cannot read {_shown(v)} as {type_name}"
+
+
 def _structured(v: Any, expected: str) -> str:
-    return UNREPRESENTABLE_NOTE if unrepresentable(v) else f"{type(v).__name__} where {expected} is expected"
+    if unrepresentable(v):
+        return UNREPRESENTABLE_NOTE
+    if isinstance(v, dict) and set(v) == {"_formula"}:
+        return FORMULA_NOTE
+    return f"{type(v).__name__} where {expected} is expected"
 
 
 def _text(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
@@ -248,7 +259,7 @@ def _integer(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problem
     values = pd.to_numeric(raw.astype("string"), errors="coerce")
     whole = values.where(values == values.round()).astype("Int64")
     bad = _present(raw) & whole.isna()
-    return whole, _problems_where(bad, raw, "parse", lambda v: f"cannot read {_shown(v)} as {f.type}")
+    return whole, _problems_where(bad, raw, "parse", lambda v: _cannot_read(v, f.type))
 
 
 def _bool(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
@@ -262,7 +273,7 @@ def _bool(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
         return pd.NA
     values = raw.map(conv, na_action="ignore").astype("boolean")
     bad = raw.notna() & values.isna()
-    return values, _problems_where(bad, raw, "parse", lambda v: f"cannot read {_shown(v)} as {f.type}")
+    return values, _problems_where(bad, raw, "parse", lambda v: _cannot_read(v, f.type))
 
 
 def date_problem(value: Any, type_name: str) -> tuple[str, str]:
@@ -270,8 +281,8 @@ def date_problem(value: Any, type_name: str) -> tuple[str, str]:
     written another way, ('parse', ...) for anything else (including ISO-shaped values that are
     not on the calendar, such as 2022-02-30)."""
     text = str(value).strip()
-    if isinstance(value, bool):
-        return "parse", f"cannot read {_shown(value)} as {type_name}"
+    if isinstance(value, (bool, dict, list)):
+        return "parse", _cannot_read(value, type_name)
     if isinstance(value, (int, float)) or _NUMBER.match(text):
         number = float(text)
         if 20000 <= number < 80000:

@@ -115,30 +115,85 @@ class FileDropReader:
 
     @staticmethod
     def _xlsx_rows(data: bytes, where: str) -> list[dict[str, Any]]:
-        import io as _io
-        import zipfile
-
-        from openpyxl import load_workbook
-
-        try:
-            sheet = load_workbook(_io.BytesIO(data), read_only=True, data_only=True).active
-            values = list(sheet.iter_rows(values_only=True))
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-            raise SourceError(f"{where}: not a readable XLSX workbook ({len(data)} bytes): "
-                              f"{type(exc).__name__}: {exc}") from exc
-        if not values:
-            raise SourceError(f"{where}: the workbook's first sheet is empty (no header row)")
-        header = [str(h).strip() if h is not None else "" for h in values[0]]
-        _check_header(header, where, "row 1")
+        """Rows of the workbook's one sheet with data. What a person sees is what is read: a
+        merged cell's value holds for every cell of the merge (the row says which fields in
+        ``_merged_cells``); a formula whose result the file does not carry (saved without
+        calculation) is ``{"_formula": ...}``, which typing quarantines instead of reading an
+        empty cell. Data on a second sheet is an error (reading one would lose the other)."""
+        header, cells, merged = _xlsx_sheet(data, where)
         rows = []
-        for n, r in enumerate(values[1:], start=2):
+        for n, r in enumerate(cells, start=2):
             if not any(x is not None for x in r):
                 continue
             stray = [i + 1 for i, x in enumerate(r) if x is not None and (i >= len(header) or not header[i])]
             if stray:   # positions only: a cell's value may be a name or an ID number
                 raise SourceError(f"{where}: row {n} has values in columns without a header: column(s) {stray[:5]}")
-            rows.append({h: json_ready(v) for h, v in zip(header, r) if h})
+            row = {h: json_ready(v) for h, v in zip(header, r) if h}
+            if merged.get(n):
+                row["_merged_cells"] = sorted(header[i] for i in merged[n] if i < len(header) and header[i])
+            rows.append(row)
         return rows
+
+
+def _xlsx_sheet(data: bytes, where: str) -> tuple[list[str], list[list[Any]], dict[int, set[int]]]:
+    """(header, data rows with merges filled and formula markers, row -> filled column indexes)."""
+    values, formulas = _open_workbook(data, where), _open_workbook(data, where, formulas=True)
+    sheet = _data_sheet(values, where)
+    grid = [list(r) for r in sheet.iter_rows(values_only=True)]
+    _mark_uncalculated_formulas(grid, formulas[sheet.title])
+    filled = _fill_merged(grid, sheet)
+    header = [str(h).strip() if h is not None else "" for h in grid[0]]
+    _check_header(header, where, "row 1")
+    return header, grid[1:], filled
+
+
+def _open_workbook(data: bytes, where: str, *, formulas: bool = False):
+    """The workbook with cached values (``formulas``: with the formulas instead)."""
+    import io as _io
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        return load_workbook(_io.BytesIO(data), data_only=not formulas)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, TypeError) as exc:
+        raise SourceError(f"{where}: not a readable XLSX workbook ({len(data)} bytes): "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def _data_sheet(workbook, where: str):
+    """The one sheet holding data; data on two sheets is an error (reading one loses the other)."""
+    used = [ws for ws in workbook.worksheets
+            if any(c is not None for row in ws.iter_rows(values_only=True) for c in row)]
+    if len(used) > 1:
+        raise SourceError(f"{where}: data on {len(used)} sheets ({', '.join(repr(ws.title) for ws in used)}); "
+                          "one sheet per file is expected")
+    if not used:
+        raise SourceError(f"{where}: the workbook's first sheet is empty (no header row)")
+    return used[0]
+
+
+def _mark_uncalculated_formulas(grid: list[list[Any]], formula_sheet) -> None:
+    """A formula cell with no cached result becomes ``{"_formula": ...}`` (typing quarantines it)."""
+    for r, row in enumerate(formula_sheet.iter_rows(values_only=True)):
+        for c, f in enumerate(row):
+            if isinstance(f, str) and f.startswith("=") and r < len(grid) and c < len(grid[r]) and grid[r][c] is None:
+                grid[r][c] = {"_formula": f}
+
+
+def _fill_merged(grid: list[list[Any]], sheet) -> dict[int, set[int]]:
+    """Every cell of a merge below the header takes the merge's value; returns row -> columns."""
+    filled: dict[int, set[int]] = {}
+    for rng in sheet.merged_cells.ranges:
+        if rng.min_row == 1:        # a header cell merged over columns or rows: nothing to carry down
+            continue
+        top = grid[rng.min_row - 1][rng.min_col - 1]
+        for r in range(rng.min_row, rng.max_row + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                if (r, c) != (rng.min_row, rng.min_col):
+                    grid[r - 1][c - 1] = top
+                    filled.setdefault(r, set()).add(c - 1)
+    return filled
 
 
 def _byte_position(data: bytes, exc: UnicodeDecodeError) -> str:
