@@ -275,15 +275,22 @@ def test_rows_changing_during_the_read_lose_nothing(source, dags, sims, warehous
                 assert latest[t["key"]] >= instant(t["updatedAt"]), f"{t} was lost"
 
 
-def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest_dag, settings, warehouse):
-    """Blocking batch check: the run fails (no retry), raw keeps the batch, core is unchanged."""
+def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest_dag, settings, warehouse, monkeypatch):
+    """Blocking batch check: the run fails (no retry), raw keeps the batch, core is unchanged;
+    the listener records the failure and mails it (to a local SMTP sink), without PII."""
+    from yhlaw_dev.smtp_sink import SmtpSink
     from yhlaw_dev.stack import simulator
 
     before = core_checksums(warehouse)
     started = datetime.now(timezone.utc)
     env = source_connection_env("enforcement")
     original = os.environ[env]
-    with simulator(settings, "enforcement", port=TEST_SIM_BASE_PORT + 50, extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
+    sink = SmtpSink()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_ALERTS", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
+         "extra": json.dumps({"to": ["yfzq-ops@example.gov.cn"], "from": "airflow@example.gov.cn"})}))
+    with sink, simulator(settings, "enforcement", port=TEST_SIM_BASE_PORT + 50,
+                         extra_env={"SIM_DIRT": "unknown_town:0.6"}) as dirty:
         conn = json.loads(original)
         conn["port"] = dirty.port
         os.environ[env] = json.dumps(conn)
@@ -311,6 +318,11 @@ def test_a_batch_with_too_many_bad_rows_is_rejected_without_touching_core(ingest
     assert all("too_many_bad_rows" in a[3] for a in alerts if a[1] == "validate_case"), alerts
     assert not any(re.search(r"(?<!\d)\d{11,}", a[3] or "") for a in alerts), alerts
     assert any("enforcement.case." in (a[3] or "") for a in alerts), "the alert names the batch"
+    subjects = [m["Subject"] for m in sink.messages]
+    assert any("ingest_enforcement.validate_case" in s for s in subjects), subjects
+    assert any("dag_run_failed" in m.get_content() for m in sink.messages), "the failed run is mailed too"
+    assert all(m["To"] == "yfzq-ops@example.gov.cn" for m in sink.messages)
+    assert not any(re.search(r"(?<!\d)\d{11,}", m.get_content()) for m in sink.messages)
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -4,6 +4,7 @@ enough to live in, and the Airflow plugins."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 import zipfile
@@ -111,6 +112,28 @@ def test_alert_messages_carry_no_identifying_digits():
     alert = alert_from_error("task_failed", "ingest_courts", ValueError("party 330106198503121234 bad"),
                              task_id="load_case")
     assert (alert.error_type, alert.message, alert.task_id) == ("ValueError", "party ****** bad", "load_case")
+
+
+def test_alert_mail_goes_through_the_smtp_connection_and_names_no_person():
+    from types import SimpleNamespace
+
+    from yhlaw.alerts import alert_from_error, send_mail
+    from yhlaw_dev.smtp_sink import SmtpSink
+
+    alert = alert_from_error("task_failed", "ingest_courts", ValueError("party 330106198503121234 bad"),
+                             task_id="load_case", run_id="backfill__2022-03-01", try_number=2)
+    with SmtpSink() as sink:
+        conn = SimpleNamespace(host="127.0.0.1", port=sink.port, login=None, password=None,
+                               extra=json.dumps({"to": "a@example.org, b@example.org"}))
+        assert send_mail(conn, alert)
+        assert not send_mail(SimpleNamespace(host=None, port=None, login=None, password=None, extra="{}"), alert)
+    (mail,) = sink.messages
+    assert mail["To"] == "a@example.org, b@example.org"
+    assert "任务失败" in mail["Subject"] and "ingest_courts.load_case" in mail["Subject"]
+    body = mail.get_content()
+    assert "backfill__2022-03-01" in body and "party ****** bad" in body and "330106" not in body
+    dead = SimpleNamespace(host="127.0.0.1", port=9, login=None, password=None, extra={"to": ["x@example.org"]})
+    assert send_mail(dead, alert) is False          # a relay that is down never raises into a task
 
 
 def test_airflow_loads_the_alert_listener_plugin(airflow):

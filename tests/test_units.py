@@ -188,3 +188,20 @@ def test_amounts_are_read_exactly_or_not_at_all():
     for bad in ("16,00", "1,2345", "12.345", 0.125, "1.2.3", float("nan"), float("inf"), True, "12元", ",5"):
         amount, why = exact_amount(bad)
         assert amount is None and why, bad
+
+
+def test_the_interval_due_for_freshness_follows_the_spec_schedule():
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from yhlaw.freshness import due_interval_end
+    from yhlaw.spec import load_spec
+
+    cst = ZoneInfo("Asia/Shanghai")
+    daily, ledgers = load_spec("enforcement"), load_spec("ledgers")
+    assert daily.fresh_within_minutes == 375
+    at = datetime(2022, 3, 5, 6, 15, tzinfo=cst)        # 06:15: yesterday's interval is due
+    assert due_interval_end(daily, at) == datetime(2022, 3, 5, 0, 0, tzinfo=cst)
+    assert due_interval_end(daily, at - timedelta(seconds=1)) == datetime(2022, 3, 4, 0, 0, tzinfo=cst)
+    assert due_interval_end(ledgers, at) == datetime(2022, 3, 4, 6, 0, tzinfo=cst)   # runs at 06:00: due by 12:15
+    assert due_interval_end(daily, at.astimezone(ZoneInfo("UTC"))) == datetime(2022, 3, 5, tzinfo=cst)

@@ -32,6 +32,10 @@ CORE_ONLY_COLUMNS = ("stale_since",)
 DOC_KEYS = ("description", "known_values")
 
 
+# 06:15 for a daily interval ending at midnight: before compute_indicators' 06:30 run.
+DEFAULT_FRESH_WITHIN_MINUTES = 375
+
+
 class SpecError(ValueError):
     """A spec file is malformed; the message names the file and the key."""
 
@@ -103,9 +107,15 @@ class SourceSpec:
     schedule: dict[str, Any]
     pii: tuple[str, ...]
     entities: dict[str, Entity]
+
     @property
     def overlap_minutes(self) -> int:
         return int(self.schedule.get("overlap_minutes", 0))
+
+    @property
+    def fresh_within_minutes(self) -> int:
+        """How long after its end an interval must be loaded (check_freshness)."""
+        return int(self.schedule.get("fresh_within_minutes", DEFAULT_FRESH_WITHIN_MINUTES))
 
 
 def _require(d: dict, key: str, where: str) -> Any:
