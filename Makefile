@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml devtools/pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-unit setup venv lint clean airflow-env bench reliability
+.PHONY: demo test test-unit setup venv lint clean airflow airflow-env bench reliability
 
 venv: $(STAMP)
 
@@ -50,10 +50,16 @@ bench: setup
 reliability: setup
 	$(PY) -m yhlaw_dev reliability --out docs/reliability.md $(RELIABILITY_ARGS)
 
+# Airflow as operators run it, on this machine: api-server (UI on :8080), scheduler, dag-processor,
+# triggerer and a Celery worker as separate processes, PostgreSQL metadata DB, Redis broker,
+# the simulators (answering each window as an hour after its end). Ctrl-C stops it all.
+airflow: setup
+	$(PY) -m yhlaw_dev airflow
+
 # Prints the environment (AIRFLOW_HOME, connections) for running airflow by hand:
-#   eval "$$(make -s airflow-env)" && airflow standalone
+#   eval "$$(make -s airflow-env AIRFLOW_SERVICES=1)"   # the CLI against `make airflow`
 airflow-env: venv
-	@$(PY) -m yhlaw_dev env
+	@$(PY) -m yhlaw_dev env $(if $(AIRFLOW_SERVICES),--services)
 
 # Everything local except the secrets: .local/secrets.env holds the PII HMAC key the warehouse's
 # party keys were made with; deleting it by accident would make every new party key differ.

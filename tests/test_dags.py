@@ -26,15 +26,23 @@ def test_dag_files_import_without_errors_or_io(airflow, no_io):
 
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     assert bag.import_errors == {}
-    expected = {f"ingest_{s}" for s in source_names()} | {"reference_data", "compute_indicators"}
+    expected = {f"ingest_{s}" for s in source_names()} | {"reference_data", "compute_indicators", "check_freshness"}
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
         dag = bag.get_dag(dag_id)
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md, f"{dag_id} has no doc_md"
+        assert dag.dagrun_timeout, f"{dag_id} has no dagrun_timeout"
         for t in dag.tasks:
             assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id} has no owner"
             assert t.retries >= 1, f"{dag_id}.{t.task_id} has no retries"
+            assert t.execution_timeout, f"{dag_id}.{t.task_id} has no execution_timeout"
+    # Only DAGs that reach no source system start unpaused (an Asset event to a paused DAG is lost).
+    unpaused = {d for d in bag.dag_ids if bag.get_dag(d).is_paused_upon_creation is False}
+    assert unpaused == {"compute_indicators", "reference_data", "check_freshness"}
+    for source in source_names():
+        groups = bag.get_dag(f"ingest_{source}").task_group.children
+        assert set(groups) == set(load_spec(source).entities), "one task group per entity"
 
 
 def test_ingest_dag_shape_follows_the_spec(airflow):

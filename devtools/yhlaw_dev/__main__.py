@@ -1,4 +1,4 @@
-"""Command line of the development harness: ``python -m yhlaw_dev demo | bench | reliability | env``.
+"""Command line of the development harness: ``python -m yhlaw_dev demo | bench | reliability | airflow | env``.
 
 The harness plays the outside world (simulated source systems) around the platform; the
 platform's own commands are ``python -m yhlaw setup | rebuild | replay | indicators``.
@@ -51,9 +51,20 @@ def cmd_reliability(args: argparse.Namespace) -> int:
                            sources=args.source)
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from yhlaw_dev.services import operate
+
+    return operate(Settings.from_env(), api_port=args.port)
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     """The environment for running ``airflow`` by hand against the simulated systems."""
-    return print_airflow_environment(Settings.from_env().airflow_environment())
+    settings = Settings.from_env()
+    if args.services:
+        from yhlaw_dev.services import AirflowServices
+
+        return print_airflow_environment(AirflowServices(settings).environment(settings.default_sim_urls()))
+    return print_airflow_environment(settings.airflow_environment())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=48801, help="first port of its simulators")
     p.add_argument("--out", default=None, help="write the report here (make reliability: docs/reliability.md)")
     p.set_defaults(func=cmd_reliability)
+    p = sub.add_parser("airflow", help="Airflow as operators run it (api-server, scheduler, dag-processor, "
+                                       "triggerer, Celery worker; PostgreSQL metadata, Redis) on the simulators")
+    p.add_argument("--port", type=int, default=8080, help="the api-server's (UI's) port")
+    p.set_defaults(func=cmd_airflow)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand on the simulators")
+    p.add_argument("--services", action="store_true", help="the environment of `make airflow` (PostgreSQL, Celery)")
     p.set_defaults(func=cmd_env)
     return run(parser, argv)
 

@@ -14,13 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from yhlaw.settings import LOCAL_DIR, TEST_DATABASE, Settings, local_secrets, with_database
+from yhlaw.settings import DEFAULT_DATABASE, LOCAL_DIR, TEST_DATABASE, Settings, local_secrets, with_database
 from yhlaw.spec import load_spec
 
 from yhlaw_dev.sim import DEFAULT_BASE_PORT, sim_port, simulated_sources
 
 # The simulators' secrets, generated locally on first use like the platform's.
 SIM_SECRET_NAMES = ("SIM_CLIENT_SECRET", "SIM_ADMIN_TOKEN")
+
+
+def namespace_of(database: str) -> str:
+    """The simulated systems of the environment whose warehouse is ``database``: the default and
+    the test warehouse have their own names (no suffix), any other one its own suffix, so two
+    environments on one server never share a simulator database or drop folder."""
+    return "" if database in (DEFAULT_DATABASE, TEST_DATABASE) else database
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,7 @@ class DevSettings(Settings):
         database = urlsplit(fields["warehouse_url"]).path.lstrip("/")
         return cls(**fields, sim_host=os.environ.get("SIM_HOST", "127.0.0.1"),
                    sim_base_port=int(os.environ.get("SIM_BASE_PORT", str(DEFAULT_BASE_PORT))),
-                   # A second test database gets its own simulated systems (databases, drop folders).
-                   sim_namespace=database if test and database != TEST_DATABASE else "")
+                   sim_namespace=namespace_of(database))
 
     @property
     def sim_secrets(self) -> dict[str, str]:

@@ -25,6 +25,7 @@ OWNER = "data-platform"
 # never released), and a run that has not finished by then is failed, so the next one starts.
 # An ingest spec may set its own (schedule.task_timeout_minutes, schedule.run_timeout_minutes).
 TASK_TIMEOUT = timedelta(minutes=60)
+FRESHNESS_CRON = "15 6 * * *"     # before compute_indicators' 06:30 run
 RUN_TIMEOUT = timedelta(hours=4)
 
 
@@ -34,7 +35,8 @@ def task_defaults(*, retries: int, backoff: bool = True, timeout: timedelta = TA
             "retry_exponential_backoff": backoff, "execution_timeout": timeout}
 
 
-def _conn(conn_id: str):
+def connection(conn_id: str):
+    """An Airflow connection (from the environment's secrets backend, in this project)."""
     from airflow.sdk import BaseHook
 
     return BaseHook.get_connection(conn_id)
@@ -44,13 +46,13 @@ def warehouse_url() -> str:
     """The ``warehouse`` Airflow connection as a libpq URL."""
     from psycopg2.extensions import make_dsn
 
-    c = _conn("warehouse")
+    c = connection("warehouse")
     return make_dsn(host=c.host, port=c.port or 5432, user=c.login, password=c.password or None,
                     dbname=c.schema)
 
 
 def hmac_key() -> str:
-    return _conn("pii_hmac").password or ""
+    return connection("pii_hmac").password or ""
 
 
 def doc_md(spec: SourceSpec) -> str:
@@ -60,7 +62,11 @@ def doc_md(spec: SourceSpec) -> str:
              "| entity | endpoint | core table | suite |", "|---|---|---|---|"]
     for e in spec.entities.values():
         lines.append(f"| {e.title} | `{e.path}` | `core.{e.table}` | `expectations/{e.suite}.json` |")
-    lines += ["", "Rejected batches (blocking batch checks) fail without retry; see `audit.batch.error`."]
+    tables = ", ".join(f"`core.{e.table}`" for e in spec.entities.values())
+    lines += ["", "Rejected batches (blocking batch checks) fail without retry; see `audit.batch.error`.", "",
+              f"- Fields, source paths and known values: `docs/sources.md` ({spec.name}).",
+              f"- 口径 of the indicators computed from {tables}: `docs/indicators.md` (each lists its tables).",
+              "- Quarantine reasons: `docs/data-quality.md`; alerts and freshness: `docs/operations.md`."]
     return "\n".join(lines)
 
 
@@ -80,7 +86,7 @@ def run_extract(source: str, entity_name: str, **context) -> dict[str, Any]:
     entity = entity_of(source, entity_name)
     spec = load_spec(source)
     return extract_batch(entity, _window(entity, context), warehouse_url=warehouse_url(),
-                   connection=SourceConnection.from_airflow_connection(_conn(spec.connection)),
+                   connection=SourceConnection.from_airflow_connection(connection(spec.connection)),
                    dag_run_id=context.get("run_id"))
 
 
@@ -103,7 +109,7 @@ def run_load(source: str, entity_name: str, validated: dict[str, Any]) -> dict[s
 
 
 def build_ingest_dag(source: str):
-    from airflow.sdk import CronDataIntervalTimetable, dag, task
+    from airflow.sdk import CronDataIntervalTimetable, TaskGroup, dag, task
 
     spec = load_spec(source)
     sched = spec.schedule
@@ -124,12 +130,14 @@ def build_ingest_dag(source: str):
     )
     def ingest():
         for name, entity in spec.entities.items():
-            extract = task(task_id=f"extract_{name}", task_display_name=f"抽取 · {entity.title}")(run_extract)
-            validate = task(task_id=f"validate_{name}", task_display_name=f"校验 · {entity.title}")(run_validate)
-            publish = task(task_id=f"load_{name}", task_display_name=f"入库 · {entity.title}",
-                           outlets=[table_asset("core", entity.table)])(run_load)
-            landed = extract(source, name)
-            publish(source, name, validate(source, name, landed))
+            # One group per entity in the UI; task ids stay extract_<entity> etc. (no group prefix).
+            with TaskGroup(group_id=name, prefix_group_id=False, tooltip=entity.title):
+                extract = task(task_id=f"extract_{name}", task_display_name=f"抽取 · {entity.title}")(run_extract)
+                validate = task(task_id=f"validate_{name}", task_display_name=f"校验 · {entity.title}")(run_validate)
+                publish = task(task_id=f"load_{name}", task_display_name=f"入库 · {entity.title}",
+                               outlets=[table_asset("core", entity.table)])(run_load)
+                landed = extract(source, name)
+                publish(source, name, validate(source, name, landed))
 
     return ingest()
 
@@ -194,6 +202,7 @@ def build_reference_dag():
     @dag(
         dag_id="reference_data",
         dag_display_name="参考数据",
+        is_paused_upon_creation=False,    # the repository's own files; the indicators need them
         schedule="@daily",
         start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
         catchup=False,
@@ -227,6 +236,53 @@ def reference_assets() -> list:
     return [table_asset("core", t) for t in REFERENCE_TABLES]
 
 
+def run_freshness_check(**context) -> dict[str, Any]:
+    import logging
+
+    from yhlaw.alerts import Alert, notify
+    from yhlaw.freshness import stale_entities
+    from yhlaw.warehouse import transaction
+
+    run = context["dag_run"]
+    as_of = run.logical_date or run.run_after
+    specs = [load_spec(s) for s in source_names()]
+    with transaction(warehouse_url()) as conn, conn.cursor() as cur:
+        stale = stale_entities(cur, specs, as_of)
+    for item in stale:
+        logging.getLogger(__name__).warning("stale: %s", item.message)
+        notify(warehouse_url(), Alert("source_stale", run.dag_id, task_id=context["ti"].task_id,
+                                      run_id=run.run_id, message=item.message), connection)
+    entities = sum(len(s.entities) for s in specs)
+    logging.getLogger(__name__).info("freshness at %s: %d of %d entities stale", as_of, len(stale), entities)
+    return {"as_of": as_of.isoformat(), "entities": entities, "stale": [f"{s.source}.{s.entity}" for s in stale]}
+
+
+def build_freshness_dag():
+    """``check_freshness``: at 06:15, before the 06:30 indicator run, a source_stale alert for
+    every source entity whose due interval is not loaded (``yhlaw.freshness``)."""
+    from airflow.sdk import CronTriggerTimetable, dag, task
+
+    @dag(
+        dag_id="check_freshness",
+        dag_display_name="数据时效检查",
+        schedule=CronTriggerTimetable(FRESHNESS_CRON, timezone=DISTRICT_TZ),
+        start_date=pendulum.datetime(2021, 1, 1, tz=DISTRICT_TZ),
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        dagrun_timeout=timedelta(minutes=30),
+        default_args=task_defaults(retries=2, timeout=timedelta(minutes=10)),
+        tags=["ops", "freshness"],
+        doc_md="# 数据时效检查\n\nEvery morning at 06:15: each source entity whose interval due by its spec's "
+               "`schedule.fresh_within_minutes` (default 375: 06:15 for a daily source) has no loaded batch "
+               "raises a `source_stale` alert (`audit.alert`, and mail through `smtp_alerts`).",
+    )
+    def check_freshness():
+        task(task_id="check_freshness", task_display_name="检查各数据源是否按时入库")(run_freshness_check)()
+
+    return check_freshness()
+
+
 def run_indicator_refresh(**context) -> dict[str, Any]:
     from yhlaw.indicators import refresh
     from yhlaw.warehouse import transaction
@@ -247,6 +303,9 @@ def build_indicator_dag():
     @dag(
         dag_id="compute_indicators",
         dag_display_name="指标计算",
+        # Unpaused from the start: Asset events that arrive while a DAG is paused are lost to it,
+        # and it reaches no source system (the ingest DAGs start paused: an operator decides).
+        is_paused_upon_creation=False,
         schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("30 6 * * *", timezone=tz),
                                      assets=AssetAny(*assets)),
         start_date=pendulum.datetime(2021, 1, 1, tz=tz),

@@ -57,6 +57,11 @@ def entity_of(source: str, entity: str) -> Entity:
     return load_spec(source).entities[entity]
 
 
+def per_second(records: int, seconds: float) -> str:
+    """A rate for the task log: "1234 records/s"."""
+    return f"{records / seconds:.0f} records/s" if seconds > 0 else "- records/s"
+
+
 def window_for(source: str, start: datetime, end: datetime) -> Window:
     return Window(start, end, timedelta(minutes=load_spec(source).overlap_minutes))
 
@@ -67,6 +72,7 @@ def extract_batch(entity: Entity, window: Window, *, warehouse_url: str, connect
     transport = load_spec(entity.source).transport
     client = open_reader(connection, transport, **(client_options or {}))
     spool = store.Spool()
+    started = time.perf_counter()
     try:
         client.read_window(entity.path, window.since, window.end, spool)
         with transaction(warehouse_url) as conn:
@@ -75,8 +81,10 @@ def extract_batch(entity: Entity, window: Window, *, warehouse_url: str, connect
                                  dag_run_id=dag_run_id)
     finally:
         spool.close()
-    log.info("%s.%s %s..%s: %d records landed as %s%s", entity.source, entity.name, window.start, window.end,
-             landed.received, landed.batch_id, " (unchanged, reused)" if landed.reused else "")
+    seconds = time.perf_counter() - started
+    log.info("%s.%s %s..%s: %d records landed as %s%s in %.1f s (%s); reader: %s", entity.source, entity.name,
+             window.start, window.end, landed.received, landed.batch_id, " (unchanged, reused)" if landed.reused else "",
+             seconds, per_second(landed.received, seconds), client.stats.as_dict())
     return {"batch_id": landed.batch_id, "received": landed.received, "reused": landed.reused,
             "extract": client.stats.as_dict()}
 
@@ -119,12 +127,7 @@ def validate_batch(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_ke
         with conn.cursor() as cur:
             if not rotating:
                 check_key(cur, keyer.key_bytes)
-            cur.execute("SELECT record_count, interval_start, interval_end, source_keys FROM raw.batch "
-                        "WHERE batch_id = %s", (batch_id,))
-            row = cur.fetchone()
-            if row is None:
-                raise RuntimeError(f"no landed batch {batch_id}")
-            received, interval_start, interval_end, source_keys = row
+            received, interval_start, interval_end, source_keys = _landed(cur, batch_id)
             ctx = Context(_town_resolver(cur), keyer, interval_end=interval_end)
             typed = conform.type_batch(cur, entity, batch_id, ctx, chunk_rows=chunk_rows, sql_typing=sql_typing)
         conn.commit()                     # commits nothing but this session's temporary tables
@@ -178,8 +181,21 @@ def validate_batch(entity: Entity, batch_id: str, *, warehouse_url: str, hmac_ke
                            if r.level == "row" and r.unexpected_count},
                "typed_in_python": typed["typed_in_python"],
                "timings": {k: round(v, 3) for k, v in timings.items()}}
-    log.info("validated %s: %s", batch_id, summary)
+    log.info("validated %s: %d received, %d valid, %d quarantined (%.1f%%) in %.1f s (%s); reasons %s; timings %s",
+             batch_id, received, received - quarantined, quarantined, 100.0 * quarantined / max(received, 1),
+             sum(timings.values()), per_second(received, sum(timings.values())), summary["reasons"],
+             summary["timings"])
     return summary
+
+
+def _landed(cur, batch_id: str) -> tuple:
+    """(record count, interval start, interval end, source keys counted) of a landed batch."""
+    cur.execute("SELECT record_count, interval_start, interval_end, source_keys FROM raw.batch "
+                "WHERE batch_id = %s", (batch_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError(f"no landed batch {batch_id}")
+    return row
 
 
 def _source_keys(cur, batch_id: str, counted_at_landing: dict[str, int] | None) -> dict[str, int]:
@@ -204,9 +220,12 @@ def _record_results(cur, batch_id: str, results) -> None:
 
 def load_batch(entity: Entity, batch_id: str, *, warehouse_url: str) -> dict[str, Any]:
     """Publish a validated batch into core (one transaction)."""
+    started = time.perf_counter()
     with transaction(warehouse_url) as conn:
         counts = store.merge(conn, entity, batch_id)
-    log.info("loaded %s: %s", batch_id, counts)
+    seconds = time.perf_counter() - started
+    log.info("loaded %s into core.%s in %.1f s (%s): %s", batch_id, entity.table, seconds,
+             per_second(counts.get("received", 0), seconds), counts)
     return {"batch_id": batch_id, **counts}
 
 

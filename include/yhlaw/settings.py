@@ -149,7 +149,8 @@ class Settings:
             "AIRFLOW__CORE__DEFAULT_TIMEZONE": DISTRICT_TZ,
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home}/airflow.db",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+            # INFO: every task logs what it read, checked and loaded (counts, rates).
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
             "AIRFLOW_CONN_WAREHOUSE": json.dumps(postgres_connection(self.warehouse_url)),
             "AIRFLOW_CONN_PII_HMAC": json.dumps({"conn_type": "generic", "password": self.hmac_key}),
             "GX_ANALYTICS_ENABLED": "False",
