@@ -668,6 +668,33 @@ def test_an_unusable_file_fails_the_read_naming_file_and_line(tmp_path, name, da
     assert not any(v in str(err.value) for v in ("民初", "多出来的", "\\x")), str(err.value)
 
 
+@pytest.mark.parametrize("change, says", [
+    (lambda m: "{not json", "the manifest is not JSON"),
+    (lambda m: [m], "is a list, not an object"),
+    (lambda m: {k: v for k, v in m.items() if k != "delivered_at"}, "delivered_at"),
+    (lambda m: {**m, "delivered_at": "2022-03-02T06:30:00"}, "delivered_at (no UTC offset)"),
+    (lambda m: {**m, "delivered_at": "昨天"}, "delivered_at (not ISO 8601)"),
+    (lambda m: {**m, "rows": "1"}, "rows (not a count)"),
+    (lambda m: {**m, "rows": -1}, "rows (not a count)"),
+    (lambda m: {**m, "sha256": None}, "sha256"),
+    (lambda m: {**m, "export_date": "20220301X"}, "export_date (not a date)"),
+    (lambda m: {**m, "version": 0}, "version (not a positive integer)"),
+    (lambda m: {**m, "file": "cases_20220302.csv"}, "file (names another file)"),
+], ids=["not_json", "not_object", "no_delivery_time", "naive_delivery_time", "delivery_time_text", "rows_text",
+        "rows_negative", "no_checksum", "export_date", "version_zero", "other_file"])
+def test_an_odd_manifest_fails_the_read_naming_manifest_and_field(tmp_path, change, says):
+    """A delivery time, row count or checksum that cannot be read exactly is not guessed: the
+    read fails (and retries), naming the manifest and the field, never a value of the file."""
+    _deliver(tmp_path, "cases_20220301.csv", (HEADER + GOOD_ROW).encode("gbk"), rows=1)
+    path = tmp_path / "cases_20220301.csv.manifest.json"
+    changed = change(json.loads(path.read_text()))
+    path.write_text(changed if isinstance(changed, str) else json.dumps(changed, ensure_ascii=False))
+    with pytest.raises(SourceError) as err:
+        _drop(tmp_path).read_window("cases_*", datetime(2022, 3, 2, tzinfo=TZ), datetime(2022, 3, 3, tzinfo=TZ), _Sink())
+    assert "cases_20220301.csv.manifest.json" in str(err.value) and says in str(err.value), str(err.value)
+    assert "民初" not in str(err.value) and "昨天" not in str(err.value)
+
+
 def test_a_malformed_ledger_file_fails_the_read_naming_file_and_line(tmp_path):
     (tmp_path / "staffing.csv").write_text("台账编号,统计日期,部门代码\n2022Q1-A,2022-03-31,YH-ZHZF\n2022Q1-B,2022-03-31\n",
                                            encoding="utf-8")

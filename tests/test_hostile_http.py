@@ -65,6 +65,14 @@ class Hostile(BaseHTTPRequestHandler):
         elif self.mode == "repeat":   # 6 records announced; page 2 serves page 1 again
             items = [{"id": f"r{i}"} for i in ((1, 2) if n in (1, 2) else (5, 6))]
             self._json({"items": items if n <= 3 else [], "total": 6})
+        elif self.mode in ("deep", "very_deep"):   # a record nested 100 / 100,000 levels deep
+            depth = 100 if self.mode == "deep" else 100_000
+            data = ('{"items": [{"id": "x", "name": "张三", "n": ' + "[" * depth + "]" * depth + '}], "total": 1}').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif self.mode == "endless":  # announces more than it ever finishes serving
             self._json({"items": [{"id": f"p{n}"}], "total": 10**9})
         else:
@@ -133,3 +141,15 @@ def test_a_page_served_twice_is_noticed_not_counted_as_new_records(hostile):
     with pytest.raises(SourceError, match="could not be read whole.*page 2 repeats page 1"):
         _client(port, pagination="page", page_size=2, max_restarts=1).read_window("/items", *WINDOW, sink)
     assert sink.items == [], "records of an incomplete read reached the sink"
+
+
+@pytest.mark.parametrize("mode", ["deep", "very_deep"])
+def test_a_body_nested_without_bound_fails_the_read_naming_the_url(hostile, mode):
+    """Nesting deeper than any record (or than Python can parse) is a malformed page: the read
+    fails naming the endpoint, with no value of the body in the message."""
+    port = hostile(mode)
+    sink = ListSink()
+    with pytest.raises(SourceError) as err:
+        _client(port, pagination="page").read_window("/items", *WINDOW, sink)
+    assert "/items" in str(err.value) and "nests" in str(err.value), str(err.value)
+    assert "张三" not in str(err.value) and sink.items == []

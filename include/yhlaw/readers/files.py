@@ -14,6 +14,43 @@ from yhlaw.readers.base import ExtractStats, PageSink, SourceConnection, SourceE
 log = logging.getLogger(__name__)
 
 
+def read_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """A delivery's manifest, every field checked; an odd one fails the read naming the manifest
+    and the field (a guessed delivery time or row count would misplace or lose the file)."""
+    from datetime import date
+
+    try:
+        m = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise SourceError(f"{where}: the manifest is not JSON ({type(exc).__name__})") from exc
+    if not isinstance(m, dict):
+        raise SourceError(f"{where}: the manifest is a {type(m).__name__}, not an object")
+    name = where.rsplit("/", 1)[-1][: -len(".manifest.json")]
+    problems = [f for f in ("delivered_at", "rows", "sha256", "export_date") if f not in m]
+    try:
+        delivered = datetime.fromisoformat(str(m.get("delivered_at")))
+        if delivered.tzinfo is None:
+            problems.append("delivered_at (no UTC offset)")
+    except ValueError:
+        problems.append("delivered_at (not ISO 8601)")
+    if not (isinstance(m.get("rows"), int) and not isinstance(m.get("rows"), bool) and m["rows"] >= 0):
+        problems.append("rows (not a count)")
+    if not (isinstance(m.get("sha256"), str) and len(m["sha256"]) == 64):
+        problems.append("sha256")
+    try:
+        date.fromisoformat(str(m.get("export_date")))
+    except ValueError:
+        problems.append("export_date (not a date)")
+    version = m.get("version", 1)
+    if not (isinstance(version, int) and not isinstance(version, bool) and version >= 1):
+        problems.append("version (not a positive integer)")
+    if m.get("file", name) != name:
+        problems.append("file (names another file)")
+    if problems:
+        raise SourceError(f"{where}: manifest field(s) missing or unusable: {', '.join(dict.fromkeys(problems))}")
+    return {**m, "delivered_at": delivered, "delivered_at_text": m["delivered_at"], "version": version}
+
+
 class FileDropReader:
     """Reads export files that a system delivers into a drop location (local folder by default;
     any fsspec URL such as ``s3://bucket/prefix`` by the connection's ``path`` extra).
@@ -40,24 +77,24 @@ class FileDropReader:
         manifests = []
         for m in sorted(fs.glob(f"{root.rstrip('/')}/{path}.manifest.json")):
             with fs.open(m, "rb") as f:
-                manifest = json.loads(f.read().decode("utf-8"))
-            delivered = datetime.fromisoformat(manifest["delivered_at"])
+                manifest = read_manifest(f.read(), m)
+            delivered = manifest["delivered_at"]
             if since <= delivered < until:
                 manifests.append((delivered, m, manifest))
         for delivered, m, manifest in sorted(manifests, key=lambda x: (x[0], x[1])):
             data_path = m[: -len(".manifest.json")]
             data = self._complete_file(fs, data_path, manifest)
             rows = self._rows(data, manifest, data_path)
-            if len(rows) != int(manifest["rows"]):
+            if len(rows) != manifest["rows"]:
                 raise SourceError(f"{data_path}: manifest announces {manifest['rows']} rows, file has {len(rows)}")
             name = data_path.rsplit("/", 1)[-1]
             # A row is the record's state at the end of its export day; a re-delivered file
             # (version 2, 3, ...) revises that day only. _as_of orders versions that way, so a
             # late correction of day D never overrides what day D+1 already said.
-            as_of = f"{manifest['export_date']}T23:59:{min(59, int(manifest.get('version', 1))):02d}+08:00"
+            as_of = f"{manifest['export_date']}T23:59:{min(59, manifest['version']):02d}+08:00"
             for row in rows:
                 row["_file"] = name
-                row["_delivered_at"] = manifest["delivered_at"]
+                row["_delivered_at"] = manifest["delivered_at_text"]     # as the source wrote it
                 row["_as_of"] = as_of
             self.stats.pages += 1
             self.stats.records += len(rows)

@@ -123,6 +123,12 @@ class HttpSourceClient:
         except (ValueError, requests.exceptions.ContentDecodingError) as exc:
             raise TransientError("malformed", f"response from {resp.url or url} is not JSON ({len(resp.content)} bytes"
                                               f"{_json_error_position(exc, resp.content)})") from exc
+        except RecursionError as exc:
+            raise TransientError("malformed", f"response from {resp.url or url} nests too deeply to read "
+                                              f"({len(resp.content)} bytes)") from exc
+        if json_depth(body) > MAX_JSON_DEPTH:
+            raise TransientError("malformed", f"response from {resp.url or url} nests deeper than {MAX_JSON_DEPTH} "
+                                              "levels (no record of a source is that deep)")
         if not isinstance(body, dict):
             raise TransientError("malformed", f"response JSON from {resp.url or url} is a {type(body).__name__}, "
                                               "not an object")
@@ -256,6 +262,26 @@ class HttpSourceClient:
         if len(body["items"]) > self.page_size:
             raise TransientError("malformed", f"page larger than page_size ({len(body['items'])})")
         return body
+
+
+# A page is {items: [record, ...]}; a record's own nesting is a few levels. Deeper is a hostile or
+# broken body, and would exhaust Python's recursion when stored or typed.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), without recursion."""
+    depth, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            depth = max(depth, d + 1)
+            if d + 1 > MAX_JSON_DEPTH:
+                return d + 1
+            stack.extend((x, d + 1) for x in v)
+    return depth
 
 
 def canonical_query(params: dict[str, Any]) -> str:
