@@ -45,8 +45,9 @@ test-unit: venv
 bench: setup
 	$(PY) -m yhlaw_dev bench $(BENCH_ARGS)
 
-# Every source x every fault kind, reconciled record by record, then 3 reruns of every interval
-# (~10 min; its own database and simulators): docs/reliability.md. A --quick run is in `make test`.
+# Every source x every fault kind, reconciled record by record, then 3 reruns of every interval,
+# then the hostile sources (a fake per transport; devtools/yhlaw_dev/hostile.py)
+# (~10 min; its own databases and simulators): docs/reliability.md. Quick runs of both are in `make test`.
 reliability: setup
 	$(PY) -m yhlaw_dev reliability --out docs/reliability.md $(RELIABILITY_ARGS)
 

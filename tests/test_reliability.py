@@ -52,3 +52,40 @@ def test_every_fault_kind_in_every_source_loses_and_duplicates_nothing(tmp_path)
         assert cur.fetchone()[0] == 0
         cur.execute("SELECT count(DISTINCT (source, interval_start)) FROM audit.batch")
         assert cur.fetchone()[0] == len(expected)
+
+
+def test_hostile_sources_lose_alter_and_leak_nothing_and_the_check_can_fail(settings, tmp_path):
+    """Every transport's hostile fake through the real pipeline: lost 0, altered 0, nothing that
+    must be quarantined in core, no PII in any message, tricks refused. Then the reconciliation
+    is shown to see a record that was never stored and a core value that was changed."""
+    from dataclasses import replace
+
+    from conftest import own_database
+    from yhlaw_dev import hostile
+
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "hostile")))
+    results = hostile.run(own, tmp_path)
+    report = hostile.report(results)
+    assert {r.transport for r in results} == set(hostile.TRANSPORTS)
+    assert all(r.ok for r in results), report
+    assert all(r.served == r.received == r.loaded + r.quarantined and r.quarantined > 0 for r in results), report
+    out = tmp_path / "reliability.md"
+    out.write_text("# Reliability\n")
+    hostile.write_section(out, report)
+    hostile.write_section(out, report)                  # rewritten in place, not appended twice
+    assert out.read_text().count("## Hostile sources") == 1 and out.read_text().startswith("# Reliability")
+
+    # The oracle can fail: a probe never stored is lost, a changed core text is altered.
+    entity = hostile.entity_of(hostile.TRANSPORTS["http_page"])
+    served = hostile.probes(entity, "http_page")
+    with transaction(own.warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT batch_id FROM audit.batch WHERE source = 'enforcement' AND status = 'loaded'")
+        (batch_id,) = cur.fetchone()
+        probe = next(p for p in served if p.text)
+        column, value = probe.text
+        key = hostile.get(probe.record, hostile.field_of(entity, entity.natural_key))
+        cur.execute(f"UPDATE core.{entity.table}_version SET {column} = {column} || '!' WHERE case_no = %s", (key,))
+    never_stored = hostile.Probe("never_stored", {**served[0].record, "caseNo": "NEVER-STORED-1"})
+    check = hostile.Result("http_page", "enforcement.case")
+    hostile.reconcile(check, entity, own.warehouse_url, batch_id, served + [never_stored])
+    assert (check.lost, check.altered) == (1, 1), check

@@ -43,12 +43,17 @@ def cmd_reliability(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from yhlaw_dev import reliability
+    from yhlaw_dev import hostile, reliability
 
     os.environ.pop("WAREHOUSE_ADMIN_URL", None)   # its database is derived from WAREHOUSE_URL
-    settings = reliability.reliability_settings(Settings.from_env(), args.database, args.port)
-    return reliability.run(quick=args.quick, settings=settings, out=Path(args.out) if args.out else None,
-                           sources=args.source)
+    out = Path(args.out) if args.out else None
+    code = 0
+    if not args.hostile:
+        settings = reliability.reliability_settings(Settings.from_env(), args.database, args.port)
+        code = reliability.run(quick=args.quick, settings=settings, out=out, sources=args.source)
+    if args.hostile or not args.quick:          # make reliability: the fault matrix, then hostile sources
+        return max(code, hostile.main(Settings.from_env(), f"{args.database}_hostile", out))
+    return code
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database", default="yuhang_law_reliability", help="its own warehouse database (recreated)")
     p.add_argument("--port", type=int, default=48801, help="first port of its simulators")
     p.add_argument("--out", default=None, help="write the report here (make reliability: docs/reliability.md)")
+    p.add_argument("--hostile", action="store_true", help="only the hostile sources (fakes per transport)")
     p.set_defaults(func=cmd_reliability)
     p = sub.add_parser("airflow", help="Airflow as operators run it (api-server, scheduler, dag-processor, "
                                        "triggerer, Celery worker; PostgreSQL metadata, Redis) on the simulators")

@@ -17,8 +17,6 @@ log = logging.getLogger(__name__)
 def read_manifest(data: bytes, where: str) -> dict[str, Any]:
     """A delivery's manifest, every field checked; an odd one fails the read naming the manifest
     and the field (a guessed delivery time or row count would misplace or lose the file)."""
-    from datetime import date
-
     try:
         m = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -27,28 +25,41 @@ def read_manifest(data: bytes, where: str) -> dict[str, Any]:
         raise SourceError(f"{where}: the manifest is a {type(m).__name__}, not an object")
     name = where.rsplit("/", 1)[-1][: -len(".manifest.json")]
     problems = [f for f in ("delivered_at", "rows", "sha256", "export_date") if f not in m]
-    try:
-        delivered = datetime.fromisoformat(str(m.get("delivered_at")))
-        if delivered.tzinfo is None:
-            problems.append("delivered_at (no UTC offset)")
-    except ValueError:
-        problems.append("delivered_at (not ISO 8601)")
-    if not (isinstance(m.get("rows"), int) and not isinstance(m.get("rows"), bool) and m["rows"] >= 0):
-        problems.append("rows (not a count)")
-    if not (isinstance(m.get("sha256"), str) and len(m["sha256"]) == 64):
-        problems.append("sha256")
-    try:
-        date.fromisoformat(str(m.get("export_date")))
-    except ValueError:
-        problems.append("export_date (not a date)")
-    version = m.get("version", 1)
-    if not (isinstance(version, int) and not isinstance(version, bool) and version >= 1):
-        problems.append("version (not a positive integer)")
-    if m.get("file", name) != name:
-        problems.append("file (names another file)")
+    delivered = _manifest_instant(m.get("delivered_at"), problems)
+    checks = {"rows (not a count)": _count(m.get("rows"), 0),
+              "sha256": isinstance(m.get("sha256"), str) and len(m["sha256"]) == 64,
+              "export_date (not a date)": _is_date(m.get("export_date")),
+              "version (not a positive integer)": _count(m.get("version", 1), 1),
+              "file (names another file)": m.get("file", name) == name}
+    problems += [what for what, ok in checks.items() if not ok]
     if problems:
         raise SourceError(f"{where}: manifest field(s) missing or unusable: {', '.join(dict.fromkeys(problems))}")
-    return {**m, "delivered_at": delivered, "delivered_at_text": m["delivered_at"], "version": version}
+    return {**m, "delivered_at": delivered, "delivered_at_text": m["delivered_at"], "version": m.get("version", 1)}
+
+
+def _manifest_instant(value: Any, problems: list[str]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        problems.append("delivered_at (not ISO 8601)")
+        return None
+    if moment.tzinfo is None:
+        problems.append("delivered_at (no UTC offset)")
+    return moment
+
+
+def _count(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _is_date(value: Any) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(str(value))
+        return True
+    except ValueError:
+        return False
 
 
 class FileDropReader:

@@ -118,21 +118,7 @@ class HttpSourceClient:
             raise WindowRestart(f"{url}: HTTP 410, our position in the window is gone")
         if resp.status_code != 200:
             raise SourceError(f"HTTP {resp.status_code} from {url} ({len(resp.content)} bytes)")
-        try:
-            body = resp.json()
-        except (ValueError, requests.exceptions.ContentDecodingError) as exc:
-            raise TransientError("malformed", f"response from {resp.url or url} is not JSON ({len(resp.content)} bytes"
-                                              f"{_json_error_position(exc, resp.content)})") from exc
-        except RecursionError as exc:
-            raise TransientError("malformed", f"response from {resp.url or url} nests too deeply to read "
-                                              f"({len(resp.content)} bytes)") from exc
-        if json_depth(body) > MAX_JSON_DEPTH:
-            raise TransientError("malformed", f"response from {resp.url or url} nests deeper than {MAX_JSON_DEPTH} "
-                                              "levels (no record of a source is that deep)")
-        if not isinstance(body, dict):
-            raise TransientError("malformed", f"response JSON from {resp.url or url} is a {type(body).__name__}, "
-                                              "not an object")
-        return body
+        return _json_body(resp, url)
 
     def _read_body(self, resp: requests.Response, url: str) -> None:
         """Read the whole body within the request's deadline (it stays in ``resp.content``)."""
@@ -282,6 +268,25 @@ def json_depth(value: Any) -> int:
                 return d + 1
             stack.extend((x, d + 1) for x in v)
     return depth
+
+
+def _json_body(resp: requests.Response, url: str) -> dict[str, Any]:
+    """The body as a JSON object of bounded depth; anything else is a malformed page."""
+    where = resp.url or url
+    try:
+        body = resp.json()
+    except (ValueError, requests.exceptions.ContentDecodingError) as exc:
+        raise TransientError("malformed", f"response from {where} is not JSON ({len(resp.content)} bytes"
+                                          f"{_json_error_position(exc, resp.content)})") from exc
+    except RecursionError as exc:
+        raise TransientError("malformed", f"response from {where} nests too deeply to read "
+                                          f"({len(resp.content)} bytes)") from exc
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise TransientError("malformed", f"response from {where} nests deeper than {MAX_JSON_DEPTH} "
+                                          "levels (no record of a source is that deep)")
+    if not isinstance(body, dict):
+        raise TransientError("malformed", f"response JSON from {where} is a {type(body).__name__}, not an object")
+    return body
 
 
 def canonical_query(params: dict[str, Any]) -> str:

@@ -1,0 +1,545 @@
+"""Hostile sources (``make reliability``, ``python -m yhlaw_dev reliability --hostile``).
+
+The simulators misbehave only in the ways they were built to. Here each transport gets a fake of
+our own that serves what a hostile or broken system would, through the platform's real readers,
+typing, GX validation and merge into a warehouse of its own, and everything is reconciled with
+what the fake served:
+
+- **lost**: served records found neither in core (a version from this batch) nor in quarantine,
+  counted per key after normalisation (twins that collapse onto one key must all be accounted);
+- **altered**: a record in core whose key, update instant or probed text differs from what was
+  served (text must arrive verbatim; instants compared as instants);
+- **let through**: a record that must be quarantined (NUL, lone surrogate, NaN, a decimal comma,
+  an amount with more decimals than the column, no update time) but is in core;
+- **PII in messages**: any served name, ID or phone number in a log line, exception or
+  ``audit.batch`` error the run produced.
+
+Transport tricks that cannot be read whole (a page served twice, a cursor that loops) must fail
+the read with a PII-free error and land nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import logging
+import threading
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+from psycopg2 import sql
+
+from yhlaw import pipeline
+from yhlaw.paths import PROJECT_ROOT
+from yhlaw.readers import SourceConnection, SourceError
+from yhlaw.spec import Entity, Field, load_spec
+from yhlaw.warehouse import connect, transaction
+
+CST = timezone(timedelta(hours=8))
+DAY = datetime(2022, 3, 1, tzinfo=CST)
+GOOD = json.loads((PROJECT_ROOT / "tests" / "corpus" / "good_records.json").read_text(encoding="utf-8"))
+CLEAN = 160                     # enough that the hostile records stay under max_quarantine_ratio
+HMAC_KEY = "hostile-mode-key"
+TRANSPORTS = {"http_page": "enforcement.case", "http_cursor": "petitions.petition",
+              "file_drop_csv": "courts.case", "file_drop_xlsx": "courts.case", "sql": "mediation.case"}
+NAN = "__NaN__"                 # rendered as a bare NaN token in a JSON body
+PII_KEYS = ("name", "idNo", "phone", "当事人名称", "证件号码", "xm", "zjhm", "lxdh")
+
+
+@dataclass
+class Probe:
+    name: str
+    record: dict
+    expect: str = "either"      # core | quarantine | either
+    text: tuple[str, str] | None = None   # (core column, exact value) that must hold in core
+
+
+@dataclass
+class Result:
+    transport: str
+    entity: str
+    served: int = 0
+    received: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    lost: int = 0
+    altered: int = 0
+    let_through: int = 0
+    wrongly_quarantined: int = 0
+    pii_messages: int = 0
+    tricks: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.altered or self.let_through or self.pii_messages or self.problems
+                    or any(v != "refused, nothing landed" for v in self.tricks.values()))
+
+
+# -- the records --------------------------------------------------------------------------------
+
+def entity_of(name: str) -> Entity:
+    source, entity = name.split(".")
+    return load_spec(source).entities[entity]
+
+
+def field_of(entity: Entity, column: str) -> Field:
+    return next(f for f in entity.fields if f.name == column)
+
+
+def put(record: dict, f: Field, value: Any) -> None:
+    *path, last = f.source.split(".")
+    target: Any = record
+    for part in path:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    target[last] = value
+
+
+def get(record: dict, f: Field) -> Any:
+    value: Any = record
+    for part in f.source.split("."):
+        value = value[int(part)] if isinstance(value, list) else value.get(part)
+    return value
+
+
+def norm_key(value: Any) -> str | None:
+    """The key as an independent reader would compare it: NFKC (full width to ASCII), trimmed
+    of every kind of white space."""
+    if value is None:
+        return None
+    return unicodedata.normalize("NFKC", str(value)).strip() or None
+
+
+def probes(entity: Entity, transport: str) -> list[Probe]:
+    """Clean copies and hostile variants of the entity's known-good record."""
+    good = GOOD[f"{entity.source}.{entity.name}"]
+    key, updated = field_of(entity, entity.natural_key), field_of(entity, entity.updated_column)
+    text = next(f for f in entity.fields if f.type == "text" and f.name not in (entity.natural_key,)
+                and not f.source.startswith("_") and "map" not in f.options)
+
+    tag = transport.replace("_", "")
+    good = copy.deepcopy(good)
+    put(good, key, f"{get(good, key)}-{tag}")       # each transport its own keys
+
+    def variant(name: str, n: int, expect: str = "either", **changes: Any) -> Probe:
+        rec = copy.deepcopy(good)
+        put(rec, key, f"{get(good, key)}-{name}-{n}")
+        for column, value in changes.items():
+            put(rec, field_of(entity, column) if column in entity.columns else text, value)
+        return Probe(name, rec, expect)
+
+    out = [variant("clean", n, "core") for n in range(CLEAN)]
+    out += _text_probes(entity, text, variant, transport)
+    out += _key_twins(good, key, text)
+    if not updated.source.startswith("_"):           # the source's own update time (not a file's)
+        out += _instant_probes(good, key, updated, text, transport)
+    out += _amount_probes(entity, variant, transport)
+    return out
+
+
+def _text_probes(entity, text: Field, variant, transport: str) -> list[Probe]:
+    out = []
+    for n, value in enumerate(["'); DROP TABLE core.x;--", "<script>alert(1)</script>", "第一行\n第二行", "  前后空格  "]):
+        p = variant("text", n)
+        put(p.record, text, value)
+        p.text = (text.name, value.strip())
+        out.append(p)
+    if transport != "file_drop_xlsx":    # in a CSV or an API "=1+1" is text; in a workbook a formula
+        p = variant("text", 9)
+        put(p.record, text, "=1+1")
+        p.text = (text.name, "=1+1")
+        out.append(p)
+    bad = {"http_page": ["含\x00空字符", "\ud800孤立代理"], "http_cursor": ["含\x00空字符", "\ud800孤立代理"],
+           "sql": [], "file_drop_csv": [], "file_drop_xlsx": ["=1+1"]}[transport]
+    for n, value in enumerate(bad):
+        p = variant("unrepresentable", n, "quarantine")
+        put(p.record, text, value)
+        out.append(p)
+    return out
+
+
+def _key_twins(good: dict, key: Field, text: Field) -> list[Probe]:
+    """One key written four ways that normalise to the same key, each with other content."""
+    base = f"{get(good, key)}-twin"
+    forms = [base, f" {base} ", f"{base}\u00a0", unicodedata.normalize("NFKC", base).translate(
+        {c: c + 0xFEE0 for c in range(0x21, 0x7F)})]
+    out = []
+    for n, form in enumerate(forms):
+        rec = copy.deepcopy(good)
+        put(rec, key, form)
+        put(rec, text, f"版本{n}")
+        out.append(Probe("key_twin", rec))
+    return out
+
+
+def _instant_probes(good: dict, key: Field, updated: Field, text: Field, transport: str) -> list[Probe]:
+    """The same instant written in two UTC offsets, with different content: a conflict."""
+    if transport == "sql":       # the database stores local time without a zone
+        return []
+    moment = datetime.fromisoformat(str(get(good, updated))).astimezone(CST)
+    out = []
+    for n, written in enumerate([moment.isoformat(), moment.astimezone(timezone.utc).isoformat()]):
+        rec = copy.deepcopy(good)
+        put(rec, key, f"{get(good, key)}-offsets")
+        put(rec, updated, written)
+        put(rec, text, f"版本{n}")
+        out.append(Probe("same_instant_two_offsets", rec))
+    rec = copy.deepcopy(good)
+    put(rec, key, f"{get(good, key)}-no-update")
+    put(rec, updated, None)
+    out.append(Probe("no_update_time", rec, "quarantine"))
+    return out
+
+
+def _amount_probes(entity: Entity, variant, transport: str) -> list[Probe]:
+    amounts = [f for f in entity.fields if f.type == "decimal"]
+    if not amounts:
+        return []
+    column = amounts[0].name
+    bad = ["16,00", "1600.005"] + ([NAN] if transport.startswith("http") else [])
+    return [variant("amount", n, "quarantine", **{column: v}) for n, v in enumerate(bad)]
+
+
+def pii_values(served: list[Probe]) -> set[str]:
+    values: set[str] = set()
+
+    def walk(v: Any, k: str = "") -> None:
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                walk(vv, kk)
+        elif isinstance(v, list):
+            for vv in v:
+                walk(vv, k)
+        elif k in PII_KEYS and isinstance(v, str) and len(v) >= 2:
+            values.add(v)
+    for p in served:
+        walk(p.record)
+    return values
+
+
+# -- the fakes: one per transport ------------------------------------------------------------
+
+def render_json(body: dict) -> bytes:
+    """JSON as a careless system writes it: bare NaN, lone surrogates escaped (\\ud800)."""
+    text = json.dumps(body, ensure_ascii=True, allow_nan=True)
+    return text.replace(f'"{NAN}"', "NaN").encode("ascii")
+
+
+class _Api(BaseHTTPRequestHandler):
+    records: list[dict] = []
+    page_size = 50
+    trick = ""                 # "" | "repeat_page" | "cursor_loop"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, body: dict) -> None:
+        data = render_json(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        self._send({"access_token": "hostile", "token_type": "Bearer", "expires_in": 600})
+
+    def do_GET(self):
+        q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        if "page" in q:
+            n = int(q["page"])
+            n = 1 if (self.trick == "repeat_page" and n == 2) else n
+            size = int(q.get("page_size", self.page_size))
+            self._send({"items": self.records[(n - 1) * size: n * size], "total": len(self.records),
+                        "page": n, "page_size": size})
+            return
+        start, size = int(q.get("cursor", "0") or 0), int(q.get("limit", self.page_size))
+        nxt = start + size if start + size < len(self.records) else None
+        if self.trick == "cursor_loop" and nxt is not None and nxt >= 2 * size:
+            nxt = size                                       # ... c50 -> c100 -> c50 -> ...
+        self._send({"items": self.records[start:start + size],
+                    "next_cursor": None if nxt is None else str(nxt)})
+
+
+@contextmanager
+def http_fake(records: list[dict], trick: str = "") -> Iterator[SourceConnection]:
+    handler = type("HostileApi", (_Api,), {"records": records, "trick": trick})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield SourceConnection("http", "127.0.0.1", server.server_address[1], "http", "hostile", "secret",
+                               (("backoff_seconds", 0), ("max_attempts", 2), ("page_size", _Api.page_size),
+                                ("timeout_seconds", 5)))
+    finally:
+        server.shutdown()
+
+
+def file_drop(folder: Path, records: list[dict], fmt: str) -> SourceConnection:
+    """One delivery of the records (CSV in UTF-8, or XLSX, where "=1+1" is a formula saved without
+    its result), with its manifest."""
+    import hashlib
+
+    from openpyxl import Workbook
+
+    folder.mkdir(parents=True, exist_ok=True)
+    header = [k for k in records[0] if not k.startswith("_")]
+    name = f"cases_{DAY:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerows([header, *[[r.get(h) if r.get(h) is not None else "" for h in header] for r in records]])
+        data = buf.getvalue().encode("utf-8")
+    else:
+        wb = Workbook()
+        for r in [header, *[[r.get(h) for h in header] for r in records]]:
+            wb.active.append(r)
+        buf = io.BytesIO()
+        wb.save(buf)
+        data = buf.getvalue()
+    (folder / name).write_bytes(data)
+    (folder / f"{name}.manifest.json").write_text(json.dumps({
+        "file": name, "entity": "cases", "format": fmt, "encoding": "utf-8", "rows": len(records),
+        "sha256": hashlib.sha256(data).hexdigest(), "delivered_at": (DAY + timedelta(hours=20)).isoformat(),
+        "export_date": DAY.date().isoformat(), "version": 1}))
+    return SourceConnection("fs", "", None, "", "", "", (("path", str(folder)),))
+
+
+MEDIATION_DDL = """
+CREATE TABLE tj_ajxx (ajbh text, tjwyh_lx text, tjwyh_mc text, jflx text, ajly text, sfjfm text, xzqh text,
+                      slrq date, jarq date, tjjg text, xyje text, sfsfqr text, wpbh text, gxsj timestamp);
+CREATE TABLE tj_dsr (ajbh text, xh int, dsrlx text, xm text, zjhm text, lxdh text);
+"""
+
+
+def sql_source(admin_url: str, database: str, records: list[dict]) -> SourceConnection:
+    """A mediation system database that enforces nothing (no key, update time not required)."""
+    from yhlaw.settings import with_database
+    from yhlaw.warehouse import ensure_database
+
+    url = with_database(admin_url, database)
+    ensure_database(url, recreate=True)
+    conn = connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(MEDIATION_DDL)
+        columns = [c for c in records[0] if c != "parties"]
+        for r in records:
+            cur.execute(sql.SQL("INSERT INTO tj_ajxx ({}) VALUES ({})").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join([sql.Placeholder()] * len(columns))),
+                [r.get(c) for c in columns])
+            for n, p in enumerate(r.get("parties") or [], start=1):
+                cur.execute("INSERT INTO tj_dsr VALUES (%s, %s, %s, %s, %s, %s)",
+                            (r["ajbh"], n, p.get("type"), p.get("name"), p.get("idNo"), p.get("phone")))
+    conn.close()
+    u = urlsplit(url)
+    return SourceConnection("postgres", u.hostname, u.port or 5432, database, u.username, "", ())
+
+
+# -- one transport: serve, run the pipeline, reconcile -----------------------------------------
+
+class _Messages(logging.Handler):
+    """Every log line the platform emits during a run (what would end in a task log)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def captured() -> Iterator[_Messages]:
+    handler, logger = _Messages(), logging.getLogger("yhlaw")
+    old = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+
+
+def run_pipeline(entity: Entity, warehouse: str, connection: SourceConnection, messages: list[str]) -> str | None:
+    """extract -> validate -> load for the probe day; the batch id (None if the read failed)."""
+    window = pipeline.window_for(entity.source, DAY, DAY + timedelta(days=1))
+    try:
+        landed = pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
+        pipeline.validate_batch(entity, landed["batch_id"], warehouse_url=warehouse, hmac_key=HMAC_KEY)
+        pipeline.load_batch(entity, landed["batch_id"], warehouse_url=warehouse)
+        return landed["batch_id"]
+    except Exception as exc:       # the message is what a task log would show
+        messages.append(f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def reconcile(result: Result, entity: Entity, warehouse: str, batch_id: str, served: list[Probe]) -> None:
+    """Per normalised key: every served record in core (this batch) or in quarantine."""
+    from collections import Counter
+
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("SELECT received, loaded, quarantined, error FROM audit.batch WHERE batch_id = %s", (batch_id,))
+        result.received, result.loaded, result.quarantined, error = cur.fetchone()
+        cur.execute("SELECT record_key FROM quarantine.record WHERE batch_id = %s", (batch_id,))
+        in_quarantine = Counter(norm_key(k) for (k,) in cur.fetchall())
+        cur.execute(sql.SQL("SELECT * FROM {} WHERE batch_id = %s").format(
+            sql.Identifier("core", f"{entity.table}_version")), (batch_id,))
+        names = [d.name for d in cur.description]
+        in_core = [dict(zip(names, r)) for r in cur.fetchall()]
+    key_field, updated = field_of(entity, entity.natural_key), field_of(entity, entity.updated_column)
+    served_keys = Counter(norm_key(get(p.record, key_field)) for p in served)
+    core_keys = Counter(norm_key(r[entity.natural_key]) for r in in_core)
+    for key, n in served_keys.items():
+        result.lost += max(0, n - in_quarantine.get(key, 0) - core_keys.get(key, 0))
+    by_key = {norm_key(r[entity.natural_key]): r for r in in_core}
+    for p in served:
+        row = by_key.get(norm_key(get(p.record, key_field)))
+        if p.expect == "quarantine" and row is not None and served_keys[norm_key(get(p.record, key_field))] == 1:
+            result.let_through += 1
+            result.problems.append(f"{p.name}: loaded into core")
+        if p.expect == "core" and row is None:
+            result.wrongly_quarantined += 1
+        if row is not None and served_keys[norm_key(get(p.record, key_field))] == 1:
+            result.altered += _altered(p, row, updated, result)
+    if error:
+        result.problems.append(f"batch error: {error}")
+
+
+def _altered(p: Probe, row: dict, updated: Field, result: Result) -> int:
+    served_at = get(p.record, updated)
+    if served_at is not None and not updated.source.startswith("_"):
+        moment = datetime.fromisoformat(str(served_at))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=CST)
+        if row["source_updated_at"] != moment:
+            result.problems.append(f"{p.name}: update time {row['source_updated_at']} for {served_at}")
+            return 1
+    if p.text and row.get(p.text[0]) != p.text[1]:
+        result.problems.append(f"{p.name}: {p.text[0]} not verbatim")
+        return 1
+    return 0
+
+
+def run_transport(transport: str, warehouse: str, admin_url: str, workdir: Path) -> Result:
+    entity = entity_of(TRANSPORTS[transport])
+    served = probes(entity, transport)
+    result = Result(transport, TRANSPORTS[transport], served=len(served))
+    messages: list[str] = []
+    with captured() as log, source_for(transport, served, admin_url, workdir) as connection:
+        batch_id = run_pipeline(entity, warehouse, connection, messages)
+    messages += log.lines
+    if batch_id is None:
+        result.problems.append(f"the read failed: {messages[-1] if messages else '?'}")
+    else:
+        reconcile(result, entity, warehouse, batch_id, served)
+    leaks = pii_values(served)
+    result.pii_messages = sum(any(v in m for v in leaks) for m in messages)
+    if transport.startswith("http"):
+        result.tricks = run_tricks(entity, transport, served, warehouse)
+    return result
+
+
+@contextmanager
+def source_for(transport: str, served: list[Probe], admin_url: str, workdir: Path) -> Iterator[SourceConnection]:
+    records = [p.record for p in served]
+    if transport.startswith("http"):
+        with http_fake(records) as connection:
+            yield connection
+    elif transport.startswith("file_drop"):
+        yield file_drop(workdir / transport, records, transport.rsplit("_", 1)[1])
+    else:
+        from urllib.parse import urlsplit as _split
+
+        yield sql_source(admin_url, _split(admin_url).path.lstrip("/") + "_mediation_system", records)
+
+
+def run_tricks(entity: Entity, transport: str, served: list[Probe], warehouse: str) -> dict[str, str]:
+    """A page served twice / a cursor that loops: the read must fail, PII-free, landing nothing."""
+    trick = "repeat_page" if transport == "http_page" else "cursor_loop"
+    leaks = pii_values(served)
+    messages: list[str] = []
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw.batch")
+        before = cur.fetchone()[0]
+    with captured() as log, http_fake([p.record for p in served], trick) as connection:
+        window = pipeline.window_for(entity.source, DAY + timedelta(days=1), DAY + timedelta(days=2))
+        try:
+            pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
+            outcome = "read as if complete"
+        except SourceError as exc:
+            messages.append(str(exc))
+            outcome = "refused, nothing landed"
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw.batch")
+        if outcome.startswith("refused") and cur.fetchone()[0] != before:
+            outcome = "refused, but landed a partial batch"
+    if any(v in m for m in messages + log.lines for v in leaks):
+        outcome += "; PII in its message"
+    return {trick: outcome}
+
+
+def run(warehouse_settings, workdir: Path, transports: list[str] | None = None) -> list[Result]:
+    """Every transport's fake through the pipeline into a fresh warehouse."""
+    from yhlaw.bootstrap import prepare_warehouse
+
+    prepare_warehouse(warehouse_settings, recreate=True)     # its own database: its own PII key
+    return [run_transport(t, warehouse_settings.warehouse_url, warehouse_settings.admin_url, workdir)
+            for t in (transports or list(TRANSPORTS))]
+
+
+def report(results: list[Result]) -> str:
+    lines = ["## Hostile sources", "",
+             "Fakes of our own per transport (`devtools/yhlaw_dev/hostile.py`): key twins after normalisation, "
+             "one instant in two UTC offsets, NUL and lone surrogates, bare NaN, decimal commas, excess "
+             "decimals, no update time, SQL/HTML/newline text, a formula saved without its result, a page "
+             "served twice, a cursor that loops. Through the real readers, typing, GX and merge; reconciled "
+             "per key with what was served.", "",
+             "| transport | entity | served | received | loaded | quarantined | lost | altered | let through "
+             "| clean quarantined | PII in messages | tricks |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        tricks = "; ".join(f"{k}: {v}" for k, v in r.tricks.items()) or "–"
+        lines.append(f"| {r.transport} | {r.entity} | {r.served} | {r.received} | {r.loaded} | {r.quarantined} "
+                     f"| {r.lost} | {r.altered} | {r.let_through} | {r.wrongly_quarantined} | {r.pii_messages} "
+                     f"| {tricks} |")
+    problems = [f"- {r.transport}: {p}" for r in results for p in r.problems]
+    return "\n".join(lines + ([""] + problems if problems else []) + [""])
+
+
+SECTION = ("<!-- hostile sources: written by python -m yhlaw_dev reliability -->",
+           "<!-- end of hostile sources -->")
+
+
+def write_section(out: Path, text: str) -> None:
+    """Put the hostile-sources section into the report, replacing an earlier one."""
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    if SECTION[0] in old:
+        head, rest = old.split(SECTION[0], 1)
+        old = head + rest.split(SECTION[1], 1)[-1].lstrip("\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(old.rstrip("\n") + f"\n\n{SECTION[0]}\n{text}{SECTION[1]}\n", encoding="utf-8")
+
+
+def main(settings, database: str, out: Path | None) -> int:
+    """Run every transport's fake; print (and write) the table; 0 only if nothing was lost,
+    altered, let through or leaked."""
+    import tempfile
+    from dataclasses import replace
+
+    from yhlaw.settings import with_database
+
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, database))
+    with tempfile.TemporaryDirectory(prefix="yhlaw-hostile-") as work:
+        results = run(own, Path(work))
+    text = report(results)
+    print(text)
+    if out:
+        write_section(out, text)
+        print(f"wrote the hostile-sources section of {out}")
+    return 0 if all(r.ok for r in results) else 1
