@@ -153,3 +153,25 @@ def test_a_body_nested_without_bound_fails_the_read_naming_the_url(hostile, mode
         _client(port, pagination="page").read_window("/items", *WINDOW, sink)
     assert "/items" in str(err.value) and "nests" in str(err.value), str(err.value)
     assert "张三" not in str(err.value) and sink.items == []
+
+
+@pytest.mark.parametrize("body, ok", [
+    ({"access_token": "abc.DEF-123", "expires_in": 600}, (True, 600.0)),
+    ({"access_token": "abc", "expires_in": "600"}, (True, 60.0)),          # a text: renew early
+    ({"access_token": "abc", "expires_in": -5}, (True, 60.0)),
+    ({"access_token": "abc", "expires_in": float("nan")}, (True, 60.0)),
+    ({"access_token": "abc"}, (True, 300.0)),
+    ({"access_token": "ab\r\nX-Injected: 1"}, (False, None)),              # would forge a header
+    ({"access_token": 12345}, (False, None)),
+    ({"access_token": None, "name": "张三"}, (False, None)),
+    ({"token": "abc"}, (False, None)),
+])
+def test_odd_token_responses_are_refused_or_bounded_never_trusted(body, ok):
+    from yhlaw.readers.http import token_fields
+
+    if ok[0]:
+        assert token_fields(body) == (body["access_token"], ok[1])
+    else:
+        with pytest.raises(SourceError) as err:
+            token_fields(body)
+        assert "张三" not in str(err.value) and "Injected" not in str(err.value)

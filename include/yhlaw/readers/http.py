@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import random
+import re
 import time
 from datetime import datetime
 from typing import Any, Callable
@@ -76,11 +77,9 @@ class HttpSourceClient:
             }),
             what="token",
         )
-        if "access_token" not in body:
-            raise SourceError(f"token endpoint answered without access_token: {sorted(body)}")
-        self._token = body["access_token"]
+        self._token, lifetime = token_fields(body)
         # Renew a little early: a token that expires between check and use costs a retry.
-        self._token_expires = time.monotonic() + max(1.0, float(body.get("expires_in", 300)) * 0.9)
+        self._token_expires = time.monotonic() + max(1.0, lifetime * 0.9)
 
     def _headers(self, method: str, path: str, params: dict[str, Any]) -> dict[str, str]:
         """Auth headers for one request, by the spec's ``auth`` style."""
@@ -268,6 +267,28 @@ def json_depth(value: Any) -> int:
                 return d + 1
             stack.extend((x, d + 1) for x in v)
     return depth
+
+
+TOKEN_LIFETIME_IF_UNSTATED = 300.0
+_TOKEN_TEXT = re.compile(r"^[\x21-\x7e]{1,4096}$")      # printable ASCII, no spaces: a header value
+
+
+def token_fields(body: dict[str, Any]) -> tuple[str, float]:
+    """The access token and its lifetime in seconds from a token response. A token that is not a
+    printable string is refused (naming the field, never the value); an ``expires_in`` that is not
+    a positive finite number is taken as 60 s, so a bad one costs renewals, not failed requests."""
+    import math
+
+    token = body.get("access_token")
+    if not isinstance(token, str) or not _TOKEN_TEXT.match(token):
+        raise SourceError(f"token endpoint answered without a usable access_token (fields {sorted(body)[:8]}; "
+                          f"access_token is {type(token).__name__})")
+    lifetime = body.get("expires_in", TOKEN_LIFETIME_IF_UNSTATED)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or not math.isfinite(lifetime) \
+            or lifetime <= 0:
+        log.warning("token endpoint: expires_in is not a positive number of seconds; renewing after 60 s")
+        lifetime = 60.0
+    return token, float(lifetime)
 
 
 def _json_body(resp: requests.Response, url: str) -> dict[str, Any]:
