@@ -65,6 +65,14 @@ class Hostile(BaseHTTPRequestHandler):
         elif self.mode == "repeat":   # 6 records announced; page 2 serves page 1 again
             items = [{"id": f"r{i}"} for i in ((1, 2) if n in (1, 2) else (5, 6))]
             self._json({"items": items if n <= 3 else [], "total": 6})
+        elif self.mode in ("overlap", "overlap_and_lose"):   # from page 2 on, each page starts one early
+            records = [{"id": f"r{i}"} for i in range(1, 7)]
+            size = int(q.get("page_size", "2"))
+            start = 0 if n == 1 else (n - 1) * size - 1
+            items = records[start:start + size]
+            if self.mode == "overlap_and_lose" and n >= 3:
+                items = []                                    # ... and never serves the rest
+            self._json({"items": items, "total": 6})
         elif self.mode in ("deep", "very_deep"):   # a record nested 100 / 100,000 levels deep
             depth = 100 if self.mode == "deep" else 100_000
             data = ('{"items": [{"id": "x", "name": "张三", "n": ' + "[" * depth + "]" * depth + '}], "total": 1}').encode()
@@ -175,3 +183,16 @@ def test_odd_token_responses_are_refused_or_bounded_never_trusted(body, ok):
         with pytest.raises(SourceError) as err:
             token_fields(body)
         assert "张三" not in str(err.value) and "Injected" not in str(err.value)
+
+
+def test_overlapping_pages_are_read_past_the_total_until_every_record_was_served(hostile):
+    """Pages shifted by one from page 2 on: the announced total is reached one record early. The
+    reader goes on to a short page and gets the record the overlap pushed out; the repeat lands
+    (and is quarantined downstream as a duplicate). If the rest never comes, the read fails."""
+    sink = ListSink()
+    _client(hostile("overlap"), pagination="page", page_size=2).read_window("/items", *WINDOW, sink)
+    assert sorted({i["id"] for i in sink.items}) == [f"r{i}" for i in range(1, 7)]
+    assert len(sink.items) == 7
+    with pytest.raises(SourceError, match="announced 6 records but served 4"):
+        _client(hostile("overlap_and_lose"), pagination="page", page_size=2).read_window("/items", *WINDOW,
+                                                                                         ListSink())

@@ -51,6 +51,9 @@ HMAC_KEY = "hostile-mode-key"
 TRANSPORTS = {"http_page": "enforcement.case", "http_cursor": "petitions.petition",
               "file_drop_csv": "courts.case", "file_drop_xlsx": "courts.case", "sql": "mediation.case"}
 NAN = "__NaN__"                 # rendered as a bare NaN token in a JSON body
+# What each transport trick must come to: refused (it cannot be read whole), or read whole.
+TRICKS = {"repeat_page": "refused, nothing landed", "cursor_loop": "refused, nothing landed",
+          "overlapping_pages": "read whole"}
 PII_KEYS = ("name", "idNo", "phone", "当事人名称", "证件号码", "xm", "zjhm", "lxdh")
 
 
@@ -81,7 +84,7 @@ class Result:
     @property
     def ok(self) -> bool:
         return not (self.lost or self.altered or self.let_through or self.pii_messages or self.problems
-                    or any(v != "refused, nothing landed" for v in self.tricks.values()))
+                    or any(v != TRICKS[k] for k, v in self.tricks.items()))
 
 
 # -- the records --------------------------------------------------------------------------------
@@ -258,7 +261,8 @@ class _Api(BaseHTTPRequestHandler):
             n = int(q["page"])
             n = 1 if (self.trick == "repeat_page" and n == 2) else n
             size = int(q.get("page_size", self.page_size))
-            self._send({"items": self.records[(n - 1) * size: n * size], "total": len(self.records),
+            start = (n - 1) * size - (1 if self.trick == "overlapping_pages" and n > 1 else 0)
+            self._send({"items": self.records[start: start + size], "total": len(self.records),
                         "page": n, "page_size": size})
             return
         start, size = int(q.get("cursor", "0") or 0), int(q.get("limit", self.page_size))
@@ -461,18 +465,24 @@ def source_for(transport: str, served: list[Probe], admin_url: str, workdir: Pat
 
 
 def run_tricks(entity: Entity, transport: str, served: list[Probe], warehouse: str) -> dict[str, str]:
-    """A page served twice / a cursor that loops: the read must fail, PII-free, landing nothing."""
-    trick = "repeat_page" if transport == "http_page" else "cursor_loop"
+    """Tricks of the transport: a page served twice and a cursor that loops must fail the read
+    (PII-free, landing nothing); pages that overlap must still be read whole."""
+    tricks = ["repeat_page", "overlapping_pages"] if transport == "http_page" else ["cursor_loop"]
+    return {trick: _trick(entity, trick, served, warehouse, days) for days, trick in enumerate(tricks, start=1)}
+
+
+def _trick(entity: Entity, trick: str, served: list[Probe], warehouse: str, days: int) -> str:
     leaks = pii_values(served)
     messages: list[str] = []
     with transaction(warehouse) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM raw.batch")
         before = cur.fetchone()[0]
     with captured() as log, http_fake([p.record for p in served], trick) as connection:
-        window = pipeline.window_for(entity.source, DAY + timedelta(days=1), DAY + timedelta(days=2))
+        window = pipeline.window_for(entity.source, DAY + timedelta(days=days), DAY + timedelta(days=days + 1))
         try:
-            pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
-            outcome = "read as if complete"
+            landed = pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
+            distinct = _distinct_landed(warehouse, landed["batch_id"])
+            outcome = "read whole" if distinct == len(served) else f"read {distinct} of {len(served)} records"
         except SourceError as exc:
             messages.append(str(exc))
             outcome = "refused, nothing landed"
@@ -482,7 +492,13 @@ def run_tricks(entity: Entity, transport: str, served: list[Probe], warehouse: s
             outcome = "refused, but landed a partial batch"
     if any(v in m for m in messages + log.lines for v in leaks):
         outcome += "; PII in its message"
-    return {trick: outcome}
+    return outcome
+
+
+def _distinct_landed(warehouse: str, batch_id: str) -> int:
+    with transaction(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(DISTINCT payload) FROM raw.record WHERE batch_id = %s", (batch_id,))
+        return cur.fetchone()[0]
 
 
 def run(warehouse_settings, workdir: Path, transports: list[str] | None = None) -> list[Result]:
@@ -499,7 +515,7 @@ def report(results: list[Result]) -> str:
              "Fakes of our own per transport (`devtools/yhlaw_dev/hostile.py`): key twins after normalisation, "
              "one instant in two UTC offsets, NUL and lone surrogates, bare NaN, decimal commas, excess "
              "decimals, no update time, SQL/HTML/newline text, a formula saved without its result, a page "
-             "served twice, a cursor that loops. Through the real readers, typing, GX and merge; reconciled "
+             "served twice, pages that overlap, a cursor that loops. Through the real readers, typing, GX and merge; reconciled "
              "per key with what was served.", "",
              "| transport | entity | served | received | loaded | quarantined | lost | altered | let through "
              "| clean quarantined | PII in messages | tricks |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -187,7 +187,7 @@ class HttpSourceClient:
     def _read_pages(self, path: str, params: dict[str, Any], sink: "PageSink") -> bool:
         """One pass over numbered pages; False if the window changed under us and must be re-read."""
         params = {**params, "page_size": self.page_size}
-        total, page, seen, served = None, 1, 0, {}
+        total, page, seen, served, records, full = None, 1, 0, {}, set(), None
         while True:
             self._check_bounds(path, page)
             body = self._with_retries(lambda: self._checked_page(path, {**params, "page": page}),
@@ -205,14 +205,26 @@ class HttpSourceClient:
                     raise WindowRestart(f"{path}: page {page} repeats page {served[digest]}")
                 served[digest] = page
             seen += len(items)
+            full = full or len(items)              # the server's page size (it may cap ours)
+            records.update(_digest(item) for item in items)
             if items:
                 sink.write(items)
-            if seen >= total or not items:
-                if seen != total:
-                    raise SourceError(f"{path}: server announced {total} records but served {seen}")
+            # Past the announced total, a full page may still be followed by more: pages that
+            # overlap (a shifted offset) push records beyond it. Read until a short or empty page.
+            if not items or (seen >= total and len(items) < full):
+                self._check_total(path, total, seen, len(records))
                 self.stats.records += seen
                 return True
             page += 1
+
+    @staticmethod
+    def _check_total(path: str, total: int, seen: int, distinct: int) -> None:
+        """All announced records were served: exactly ``total``, or more where every extra one is a
+        repeat of a record already served (overlapping pages; the repeats land and are quarantined
+        as duplicates). Fewer, or extras that are new records, is an error."""
+        if seen == total or (seen > total and distinct == total):
+            return
+        raise SourceError(f"{path}: server announced {total} records but served {seen} ({distinct} distinct)")
 
     def _read_cursor(self, path: str, params: dict[str, Any], sink: "PageSink") -> bool:
         """One pass following ``next_cursor`` until it is null; a cursor served twice is a loop."""
@@ -289,6 +301,10 @@ def token_fields(body: dict[str, Any]) -> tuple[str, float]:
         log.warning("token endpoint: expires_in is not a positive number of seconds; renewing after 60 s")
         lifetime = 60.0
     return token, float(lifetime)
+
+
+def _digest(item: Any) -> str:
+    return hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _json_body(resp: requests.Response, url: str) -> dict[str, Any]:
