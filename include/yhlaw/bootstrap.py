@@ -39,8 +39,10 @@ def airflow_version() -> str:
 
 
 # The local metadata DB's layout: 2 = Assets named by postgres:// URIs (an older local DB holds the
-# same Asset names under warehouse:// URIs, which Airflow would keep as the active ones).
-METADATA_LAYOUT = 2
+# same Asset names under warehouse:// URIs, which Airflow would keep as the active ones); 3 = the
+# demo's and the tests' runs carry the interval start as logical date (an older DB holds their
+# runs under the interval end, and a run id that a new run of the day before would take).
+METADATA_LAYOUT = 3
 
 
 def _reset_outdated_local_metadata(settings: Settings) -> None:
