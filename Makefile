@@ -2,6 +2,7 @@
 #   make demo   set up everything, start the simulators, run the ingest DAGs for 30 days
 #   make test   set up everything and run the whole test suite against real services
 #   make test-unit  the fast tier: no services (no PostgreSQL, simulators or Airflow), under a minute
+#   make airflow    Airflow as operators run it (scheduler, Celery worker, UI on :8080) on the simulators
 # Both are safe to run repeatedly on a fresh clone; set-up steps are idempotent.
 
 SHELL := /bin/bash
