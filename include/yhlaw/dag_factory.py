@@ -93,12 +93,13 @@ def run_extract(source: str, entity_name: str, **context) -> dict[str, Any]:
 def run_validate(source: str, entity_name: str, landed: dict[str, Any]) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException
 
+    from yhlaw.key_check import KeyMismatch
     from yhlaw.pipeline import BatchRejected, entity_of, validate_batch
 
     try:
         return validate_batch(entity_of(source, entity_name), landed["batch_id"],
                         warehouse_url=warehouse_url(), hmac_key=hmac_key())
-    except BatchRejected as exc:
+    except (BatchRejected, KeyMismatch) as exc:     # bad data or the wrong key: a retry cannot help
         raise AirflowFailException(str(exc)) from exc
 
 
