@@ -177,30 +177,19 @@ def test_sql_reader_reads_the_window_as_json_ready_records(source_db, monkeypatc
 
 
 @pytest.mark.stack
-def test_a_source_row_without_update_time_is_read_by_every_window_not_never(settings, monkeypatch):
+def test_a_source_row_without_update_time_is_read_by_every_window_not_never(settings):
     """The shipped mediation query on the system's schema, gxsj not enforced: a case with a NULL
     update time is in every window's result (and typing quarantines it), never in none."""
-    from urllib.parse import urlsplit
+    from yhlaw_dev.hostile import sql_source
 
     name = "yhlaw_test_source_undated"
     admin = connect(with_database(settings.admin_url, "postgres"))
     admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
-    url = with_database(settings.admin_url, name)
     try:
-        conn = connect(url)
-        with conn, conn.cursor() as cur:
-            cur.execute("""CREATE TABLE tj_ajxx (ajbh text PRIMARY KEY, tjwyh_lx text, tjwyh_mc text, jflx text, ajly text,
-                               sfjfm text, xzqh text, slrq date, jarq date, tjjg text, xyje numeric, sfsfqr text,
-                               wpbh text, gxsj timestamp);
-                           CREATE TABLE tj_dsr (ajbh text, xh int, dsrlx text, xm text, zjhm text, lxdh text);
-                           INSERT INTO tj_ajxx (ajbh, gxsj) VALUES ('T1', '2022-03-01 10:00'), ('T2', NULL),
-                                                                   ('T3', '2022-03-02 09:00');""")
-        conn.close()
-        u = urlsplit(url)
-        source = SourceConnection("postgres", u.hostname, u.port, u.path.lstrip("/"), u.username, "", ())
+        # The system's schema without its constraints (hostile.MEDIATION_DDL), three cases.
+        source = sql_source(settings.admin_url, name, [{"ajbh": "T1", "gxsj": "2022-03-01 10:00"},
+                                                       {"ajbh": "T2", "gxsj": None},
+                                                       {"ajbh": "T3", "gxsj": "2022-03-02 09:00"}])
         start = datetime(2022, 2, 28, 16, tzinfo=timezone.utc)
         seen = []
         for day in range(2):

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from psycopg2 import sql
 
 from yhlaw import pipeline
+from yhlaw.normalise import get_path
 from yhlaw.paths import PROJECT_ROOT
 from yhlaw.readers import SourceConnection, SourceError
 from yhlaw.spec import Entity, Field, load_spec
@@ -47,7 +48,7 @@ CST = timezone(timedelta(hours=8))
 DAY = datetime(2022, 3, 1, tzinfo=CST)
 GOOD = json.loads((PROJECT_ROOT / "tests" / "corpus" / "good_records.json").read_text(encoding="utf-8"))
 CLEAN = 160                     # enough that the hostile records stay under max_quarantine_ratio
-HMAC_KEY = "hostile-mode-key"
+HMAC_KEY = "hostile-mode-key"  # not a secret: the party keys of a throwaway warehouse
 TRANSPORTS = {"http_page": "enforcement.case", "http_cursor": "petitions.petition",
               "file_drop_csv": "courts.case", "file_drop_xlsx": "courts.case", "sql": "mediation.case"}
 NAN = "__NaN__"                 # rendered as a bare NaN token in a JSON body
@@ -107,10 +108,7 @@ def put(record: dict, f: Field, value: Any) -> None:
 
 
 def get(record: dict, f: Field) -> Any:
-    value: Any = record
-    for part in f.source.split("."):
-        value = value[int(part)] if isinstance(value, list) else value.get(part)
-    return value
+    return get_path(record, f.source)
 
 
 def norm_key(value: Any) -> str | None:
@@ -399,20 +397,22 @@ def reconcile(result: Result, entity: Entity, warehouse: str, batch_id: str, ser
         names = [d.name for d in cur.description]
         in_core = [dict(zip(names, r)) for r in cur.fetchall()]
     key_field, updated = field_of(entity, entity.natural_key), field_of(entity, entity.updated_column)
-    served_keys = Counter(norm_key(get(p.record, key_field)) for p in served)
+    keys = [norm_key(get(p.record, key_field)) for p in served]
+    served_keys = Counter(keys)
     core_keys = Counter(norm_key(r[entity.natural_key]) for r in in_core)
     for key, n in served_keys.items():
         result.lost += max(0, n - in_quarantine.get(key, 0) - core_keys.get(key, 0))
     by_key = {norm_key(r[entity.natural_key]): r for r in in_core}
-    for p in served:
-        row = by_key.get(norm_key(get(p.record, key_field)))
-        if p.expect == "quarantine" and row is not None and served_keys[norm_key(get(p.record, key_field))] == 1:
-            result.let_through += 1
-            result.problems.append(f"{p.name}: loaded into core")
+    for p, key in zip(served, keys):
+        row = by_key.get(key)
         if p.expect == "core" and row is None:
             result.wrongly_quarantined += 1
-        if row is not None and served_keys[norm_key(get(p.record, key_field))] == 1:
-            result.altered += _altered(p, row, updated, result)
+        if row is None or served_keys[key] > 1:     # twins: which one is in core is the merge's call
+            continue
+        if p.expect == "quarantine":
+            result.let_through += 1
+            result.problems.append(f"{p.name}: loaded into core")
+        result.altered += _altered(p, row, updated, result)
     if error:
         result.problems.append(f"batch error: {error}")
 
@@ -474,30 +474,27 @@ def run_tricks(entity: Entity, transport: str, served: list[Probe], warehouse: s
 def _trick(entity: Entity, trick: str, served: list[Probe], warehouse: str, days: int) -> str:
     leaks = pii_values(served)
     messages: list[str] = []
-    with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM raw.batch")
-        before = cur.fetchone()[0]
+    before = _scalar(warehouse, "SELECT count(*) FROM raw.batch")
     with captured() as log, http_fake([p.record for p in served], trick) as connection:
         window = pipeline.window_for(entity.source, DAY + timedelta(days=days), DAY + timedelta(days=days + 1))
         try:
             landed = pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
-            distinct = _distinct_landed(warehouse, landed["batch_id"])
+            distinct = _scalar(warehouse, "SELECT count(DISTINCT payload) FROM raw.record WHERE batch_id = %s",
+                               (landed["batch_id"],))
             outcome = "read whole" if distinct == len(served) else f"read {distinct} of {len(served)} records"
         except SourceError as exc:
             messages.append(str(exc))
             outcome = "refused, nothing landed"
-    with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM raw.batch")
-        if outcome.startswith("refused") and cur.fetchone()[0] != before:
-            outcome = "refused, but landed a partial batch"
+    if outcome.startswith("refused") and _scalar(warehouse, "SELECT count(*) FROM raw.batch") != before:
+        outcome = "refused, but landed a partial batch"
     if any(v in m for m in messages + log.lines for v in leaks):
         outcome += "; PII in its message"
     return outcome
 
 
-def _distinct_landed(warehouse: str, batch_id: str) -> int:
+def _scalar(warehouse: str, query: str, params: tuple = ()) -> Any:
     with transaction(warehouse) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(DISTINCT payload) FROM raw.record WHERE batch_id = %s", (batch_id,))
+        cur.execute(query, params)
         return cur.fetchone()[0]
 
 

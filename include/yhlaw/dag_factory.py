@@ -11,6 +11,7 @@ Transient faults (HTTP, database) are retried with exponential backoff; a reject
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from yhlaw.assets import table_uri
 from yhlaw.spec import Entity, SourceSpec, load_spec, source_names
 from yhlaw.zone import DISTRICT_TZ
 
+log = logging.getLogger(__name__)
 OWNER = "data-platform"
 # Time limits: no task may hold a worker slot for ever (a source that never finishes, a lock
 # never released), and a run that has not finished by then is failed, so the next one starts.
@@ -238,23 +240,21 @@ def reference_assets() -> list:
 
 
 def run_freshness_check(**context) -> dict[str, Any]:
-    import logging
-
     from yhlaw.alerts import Alert, notify
     from yhlaw.freshness import stale_entities
     from yhlaw.warehouse import transaction
 
-    run = context["dag_run"]
+    run, url = context["dag_run"], warehouse_url()
     as_of = run.logical_date or run.run_after
     specs = [load_spec(s) for s in source_names()]
-    with transaction(warehouse_url()) as conn, conn.cursor() as cur:
+    with transaction(url) as conn, conn.cursor() as cur:
         stale = stale_entities(cur, specs, as_of)
     for item in stale:
-        logging.getLogger(__name__).warning("stale: %s", item.message)
-        notify(warehouse_url(), Alert("source_stale", run.dag_id, task_id=context["ti"].task_id,
-                                      run_id=run.run_id, message=item.message), connection)
+        log.warning("stale: %s", item.message)
+        notify(url, Alert("source_stale", run.dag_id, task_id=context["ti"].task_id, run_id=run.run_id,
+                          message=item.message), connection)
     entities = sum(len(s.entities) for s in specs)
-    logging.getLogger(__name__).info("freshness at %s: %d of %d entities stale", as_of, len(stale), entities)
+    log.info("freshness at %s: %d of %d entities stale", as_of, len(stale), entities)
     return {"as_of": as_of.isoformat(), "entities": entities, "stale": [f"{s.source}.{s.entity}" for s in stale]}
 
 

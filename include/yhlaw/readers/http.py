@@ -200,7 +200,7 @@ class HttpSourceClient:
             items = body["items"]
             self.stats.pages += 1
             if items:   # a page served again (or shifted onto another) hides the records it replaced
-                digest = hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
+                digest = _digest(items)
                 if digest in served:
                     raise WindowRestart(f"{path}: page {page} repeats page {served[digest]}")
                 served[digest] = page
