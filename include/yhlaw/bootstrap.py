@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from yhlaw.key_check import check_key
+from yhlaw.mart_views import apply_mart_views
 from yhlaw.reasons import load_reason_codes
 from yhlaw.reference import load_reference
 from yhlaw.settings import Settings
@@ -27,6 +28,7 @@ def prepare_warehouse(settings: Settings, *, recreate: bool = False) -> list[str
         load_reference(conn)
         load_reason_codes(conn)
         apply_column_comments(conn)     # the specs' field descriptions, where they differ
+        apply_mart_views(conn)          # list views and quarantine by 镇街, from the specs
         with conn.cursor() as cur:      # a key other than the party keys' is refused here already
             check_key(cur, settings.hmac_key, record=False)
     return applied

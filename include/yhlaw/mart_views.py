@@ -1,0 +1,109 @@
+"""Mart views generated from the source specs at set-up, so that a new source reaches the cockpit
+with its spec alone:
+
+* ``mart.list_<table>``: the records of ``core.<table>`` as the cockpit may list them behind a
+  value (drill-down): every spec field except party keys (``party_key`` type), with the same
+  column names as core, so an indicator's ``where`` clauses run against it unchanged.
+* ``mart.quarantine_by_town``: one row per quarantined record and reason, with the 镇街 read from
+  the record's own town field (the spec's ``town`` field, resolved through ``core.town_alias``)
+  where it can be, and nothing of the payload.
+
+``apply_mart_views(conn)`` replaces them in the caller's transaction (idempotent); the role
+``dashboard`` reads them through the mart schema's default privileges.
+"""
+
+from __future__ import annotations
+
+import re
+
+from psycopg2 import sql
+
+from yhlaw.spec import Entity, load_spec, source_names
+
+HIDDEN_TYPES = frozenset({"party_key"})     # identifying, even as an HMAC: never in a list view
+
+
+def list_view_name(table: str) -> str:
+    return f"list_{table}"
+
+
+def listed_columns(entity: Entity) -> list[str]:
+    """The columns ``mart.list_<table>`` exposes, in spec order."""
+    return [f.name for f in entity.fields if f.type not in HIDDEN_TYPES]
+
+
+def _entities() -> list[Entity]:
+    return [e for s in source_names() for e in load_spec(s).entities.values()]
+
+
+def entity_for_table(table: str) -> Entity | None:
+    """The spec entity loading ``core.<table>`` (``table`` with or without the schema)."""
+    name = table.split(".", 1)[-1]
+    return next((e for e in _entities() if e.table == name), None)
+
+
+def column_labels(entity: Entity) -> dict[str, str]:
+    """Listed column -> its Chinese label (the spec description up to the first punctuation)."""
+    return {f.name: re.split(r"[,，:：(（;；]", f.description, maxsplit=1)[0].strip() or f.name
+            for f in entity.fields if f.type not in HIDDEN_TYPES}
+
+
+def list_view_sql(entity: Entity) -> sql.Composable:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in listed_columns(entity))
+    return sql.SQL("CREATE VIEW mart.{view} AS SELECT {cols}, stale_since FROM core.{table}").format(
+        view=sql.Identifier(list_view_name(entity.table)), cols=cols, table=sql.Identifier(entity.table))
+
+
+def _town_expr(entity: Entity) -> sql.Composable:
+    towns = [f for f in entity.fields if f.type == "town"]
+    if not towns:
+        return sql.SQL("NULL::text")
+    parts = towns[0].source.split(".")
+    return sql.SQL("regexp_replace(q.payload #>> {}::text[], '[[:space:]\u3000]', '', 'g')").format(
+        sql.Literal(parts))
+
+
+def quarantine_view_sql(entities: list[Entity]) -> sql.Composable:
+    selects = [sql.SQL("""SELECT q.batch_id, q.seq, q.source, q.entity, r.reason, a.town_code, b.interval_start,
+               q.quarantined_at
+        FROM quarantine.record q CROSS JOIN LATERAL unnest(q.reasons) AS r(reason)
+        JOIN audit.batch b ON b.batch_id = q.batch_id
+        LEFT JOIN core.town_alias a ON a.alias = {town}
+        WHERE q.source = {source} AND q.entity = {entity}""").format(
+        town=_town_expr(e), source=sql.Literal(e.source), entity=sql.Literal(e.name)) for e in entities]
+    return sql.SQL("CREATE VIEW mart.quarantine_by_town AS\n") + sql.SQL("\nUNION ALL\n").join(selects)
+
+
+_COMMENTS = {
+    "quarantine_by_town": ("数据质量: 每条隔离记录 × 原因一行, 镇街取自记录自身的镇街字段 (无法识别时为空); 不含载荷", {
+        "batch_id": "批次", "seq": "批次内序号", "source": "来源", "entity": "实体", "reason": "隔离原因代码, 见 audit.reason_code",
+        "town_code": "记录中的镇街 (经 core.town_alias 识别; 缺失或无法识别为空)",
+        "interval_start": "所在批次的抽取区间开始时间 (记录属于哪一天的数据)", "quarantined_at": "隔离时间"}),
+}
+
+
+def _comment(cur, view: str, table_comment: str, columns: dict[str, str]) -> None:
+    cur.execute(sql.SQL("COMMENT ON VIEW mart.{} IS {}").format(sql.Identifier(view), sql.Literal(table_comment)))
+    for col, text in columns.items():
+        cur.execute(sql.SQL("COMMENT ON COLUMN mart.{}.{} IS {}").format(
+            sql.Identifier(view), sql.Identifier(col), sql.Literal(text)))
+
+
+def apply_mart_views(conn) -> list[str]:
+    """(Re)create every generated mart view with its comments; returns their names."""
+    entities = _entities()
+    names = []
+    with conn.cursor() as cur:
+        for e in entities:
+            view = list_view_name(e.table)
+            cur.execute(sql.SQL("DROP VIEW IF EXISTS mart.{}").format(sql.Identifier(view)))
+            cur.execute(list_view_sql(e))
+            docs = {f.name: f.description for f in e.fields if f.type not in HIDDEN_TYPES and f.description}
+            docs["stale_since"] = "有更新版本被隔离时, 该版本的更新时间 (为空 = 当前版本最新)"
+            _comment(cur, view, f"明细 (看板下钻用): core.{e.table} 的记录, 不含当事人键 — {e.title}", docs)
+            names.append(view)
+        cur.execute("DROP VIEW IF EXISTS mart.quarantine_by_town")
+        cur.execute(quarantine_view_sql(entities))
+        _comment(cur, "quarantine_by_town", *_COMMENTS["quarantine_by_town"])
+        names.append("quarantine_by_town")
+    return names
