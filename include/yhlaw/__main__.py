@@ -1,4 +1,5 @@
-"""Command line of the platform: ``python -m yhlaw setup | rebuild | rotate-key | replay | indicators | docs | env``.
+"""Command line of the platform: ``python -m yhlaw setup | rebuild | rotate-key | replay | indicators | docs | env |
+cockpit | report``.
 
 The demo, the benchmarks and the reliability harness are the development harness's:
 ``python -m yhlaw_dev demo | bench | reliability | env``.
@@ -7,6 +8,7 @@ The demo, the benchmarks and the reliability harness are the development harness
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from yhlaw.cli import print_airflow_environment, run
@@ -21,6 +23,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
     print(f"warehouse {settings.database}: ready ({len(applied)} migration(s) applied now)")
     prepare_airflow(settings)
     print(f"airflow metadata DB: ready in {settings.airflow_home}")
+    from yhlaw.cockpit.browser import browser_status
+    from yhlaw.cockpit.vendor import install_assets
+
+    print(install_assets())
+    print(browser_status(install=True))
     return 0
 
 
@@ -98,6 +105,31 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cockpit(args: argparse.Namespace) -> int:
+    from yhlaw.cockpit.server import exec_server
+
+    print(f"法治驾驶舱: http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    exec_server(args.host, args.port)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from yhlaw.cockpit.report import MonthNotComplete, render_month
+
+    settings = Settings.from_env()
+    month = date.fromisoformat(args.month + "-01")
+    try:
+        done = render_month(settings.warehouse_url, month, force=args.force)
+    except MonthNotComplete as exc:
+        print(f"{exc}; --force renders it anyway, marked 含初步数", file=sys.stderr)
+        return 1
+    print(f"月度通报 {args.month}: {done['pdf_path']} ({done['pdf_pages']} pages"
+          f"{', 含初步数' if done['provisional'] else ''})")
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     return print_airflow_environment(Settings.from_env().airflow_environment())
 
@@ -125,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_indicators)
     p = sub.add_parser("docs", help="regenerate the generated docs (indicators, reason codes, sources)")
     p.set_defaults(func=cmd_docs)
+    p = sub.add_parser("cockpit", help="serve the 法治驾驶舱 on the marts, as role dashboard")
+    p.add_argument("--host", default=os.environ.get("COCKPIT_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("COCKPIT_PORT", "8050")))
+    p.set_defaults(func=cmd_cockpit)
+    p = sub.add_parser("report", help="render the monthly 通报 (HTML and PDF) of a month")
+    p.add_argument("month", help="YYYY-MM")
+    p.add_argument("--force", action="store_true", help="even if the month's data is not complete")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("env", help="print the environment for running `airflow` by hand")
     p.set_defaults(func=cmd_env)
     return run(parser, argv)

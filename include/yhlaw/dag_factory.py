@@ -325,3 +325,70 @@ def build_indicator_dag():
             run_indicator_refresh)()
 
     return compute_indicators()
+
+
+REPORT_WAIT = timedelta(days=3)      # the 通报 goes out by the 4th even if a source is late
+
+
+def _report_month(context: dict[str, Any]):
+    start = context["data_interval_start"]
+    if start is None:
+        raise ValueError(f"run {context.get('run_id')} has no data interval; monthly_report needs one")
+    return pendulum.instance(start).in_tz(DISTRICT_TZ).date().replace(day=1)
+
+
+def run_month_complete(**context) -> bool:
+    """Poke: has every source entity loaded up to the month's end?"""
+    from yhlaw.cockpit import queries
+    from yhlaw.cockpit.db import Mart
+    from yhlaw.cockpit.report import lagging_sources
+
+    month = _report_month(context)
+    mart = Mart(warehouse_url(), maxconn=1)
+    try:
+        lagging = lagging_sources(queries.freshness(mart), month)
+    finally:
+        mart.close()
+    log.info("monthly report %s: %d source entities not loaded to the month's end", month, len(lagging))
+    return not lagging
+
+
+def run_monthly_report(**context) -> dict[str, Any]:
+    """Render the month's 通报; after the wait ran out it is rendered anyway, marked 含初步数."""
+    from yhlaw.cockpit.report import render_month
+
+    row = render_month(warehouse_url(), _report_month(context), force=True, run_id=context.get("run_id"))
+    return {k: (str(v) if not isinstance(v, (int, bool)) else v) for k, v in row.items()}
+
+
+def build_report_dag():
+    """``monthly_report``: after each month, wait until every source has loaded it (at most
+    ``REPORT_WAIT``), then render the 月度通报 (HTML and PDF, ``mart.monthly_report``)."""
+    from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+    @dag(
+        dag_id="monthly_report",
+        dag_display_name="月度通报",
+        is_paused_upon_creation=False,     # reads the warehouse only, like check_freshness
+        schedule=CronDataIntervalTimetable("0 0 1 * *", timezone=DISTRICT_TZ),
+        start_date=pendulum.datetime(2022, 1, 1, tz=DISTRICT_TZ),
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=REPORT_WAIT + timedelta(hours=6),
+        default_args=task_defaults(retries=2, timeout=timedelta(minutes=15)),
+        tags=["report", "mart"],
+        doc_md="# 月度通报\n\nOne run per month (its data interval is the month). `wait_for_month` waits "
+               "(rescheduling, hourly) until every source entity has loaded the whole month, for at most "
+               f"{REPORT_WAIT.days} days; `render_report` then prints the report (HTML and PDF, headless Chromium) "
+               "into `.local/reports/YYYY-MM/` and records it in `mart.monthly_report`; rendered after the wait "
+               "ran out, it says 含初步数 and names the late sources. By hand: `python -m yhlaw report YYYY-MM`.",
+    )
+    def monthly_report():
+        wait = task.sensor(task_id="wait_for_month", task_display_name="等待本月数据装载完整",
+                           poke_interval=3600, timeout=REPORT_WAIT.total_seconds(), mode="reschedule",
+                           soft_fail=True)(run_month_complete)()
+        render = task(task_id="render_report", task_display_name="生成月度通报", trigger_rule="all_done")(
+            run_monthly_report)()
+        wait >> render
+
+    return monthly_report()
