@@ -1,0 +1,304 @@
+"""The 法治驾驶舱 and the monthly 通报 on the real stack: a warehouse of its own loaded through the
+real loader (the indicator tests' dataset), the cockpit as its own process connected as role
+dashboard, Debian's Chromium driven by Playwright, the monthly_report DAG run by Airflow.
+
+What a person sees is held to the marts: every number on the overview, the ranking, the trend,
+the drill-down's totals (equal to the value's numerator and denominator), the quarantine counts.
+Screenshots of every page are written to .local/screenshots/ (look at them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from yhlaw.cockpit.browser import chromium_path, missing
+from yhlaw.cockpit.report import MonthNotComplete, pdf_page_count, render_month
+from yhlaw.indicators import catalog
+from yhlaw.cockpit.drilldown import listable
+from yhlaw.paths import LOCAL_DIR
+from yhlaw.reference import DISTRICT_CODE
+from yhlaw.settings import postgres_connection, with_database, with_user
+from yhlaw.warehouse import transaction
+
+from conftest import TEST_SIM_BASE_PORT, day, own_database
+
+pytestmark = pytest.mark.stack
+SHOTS = LOCAL_DIR / "screenshots"
+PORT = TEST_SIM_BASE_PORT + 50          # beside the test simulators: two suites never share it
+JANUARY, FEBRUARY, MARCH = date(2022, 1, 1), date(2022, 2, 1), date(2022, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def world(settings, dags, sims):
+    """A warehouse of its own: the indicator tests' dataset on 03-02, one real day (03-03) from
+    every simulated source through its ingest DAG (dirty records, quarantine, all 12 镇街), every
+    entity loaded daily through February (nothing changed); indicators refreshed.
+    February is complete (终值), March 初步数, January 不完整."""
+    from test_indicators import DATASET, Deliveries, t
+
+    from conftest import run_day
+    from yhlaw import indicators
+    from yhlaw.bootstrap import prepare_warehouse
+
+    if missing():
+        pytest.fail(f"the browser tests need {' and '.join(missing())}: apt-get install -y {' '.join(missing())}")
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "cockpit")))
+    mp = pytest.MonkeyPatch()
+    mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
+    prepare_warehouse(own, recreate=True)
+    mp.undo()
+    deliveries = Deliveries(own.warehouse_url)
+    for source, entity, rows in DATASET:
+        deliveries.deliver(source, entity, rows(), t("2022-03-02 00:00"))
+    mp.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(postgres_connection(own.warehouse_url)))
+    try:
+        for source, dag in dags.items():
+            assert run_day(dag, sims[source], day("2022-03-03"), retries_allowed=True) == "success", source
+    finally:
+        mp.undo()
+    # February's empty days after the real day: as its history they would make the batch
+    # checks reject a normal day's volume (a median of 0).
+    for source, entity, _ in DATASET:
+        for d in range(29):
+            deliveries.deliver(source, entity, [], t("2022-02-01 00:00") + timedelta(days=d))
+    with transaction(own.warehouse_url) as conn:
+        indicators.refresh(conn, trigger="test")
+    return own
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="module")
+def cockpit(world, reports):
+    """`python -m yhlaw cockpit` as its own process, with secrets in the environment it starts from."""
+    env = {**os.environ, "WAREHOUSE_URL": world.warehouse_url, "PII_HMAC_KEY": "not-for-the-cockpit",
+           "AIRFLOW_CONN_WAREHOUSE": json.dumps(postgres_connection(world.warehouse_url)), "REPORTS_DIR": str(reports)}
+    env.pop("COCKPIT_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "yhlaw", "cockpit", "--port", str(PORT)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{PORT}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("the cockpit exited: " + proc.stdout.read())
+            time.sleep(0.1)
+    yield base, proc
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield pg
+    pg.close()
+    assert not errors, f"the page logged errors: {errors}"
+
+
+def open_page(page, base: str, path: str, shot: str | None):
+    response = page.goto(base + path)
+    assert response.status == 200, f"{path}: {response.status}"
+    assert "db;dur=" in response.headers["server-timing"]
+    page.wait_for_load_state("networkidle")
+    if shot:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"cockpit-{shot}.png"), full_page=True)
+        assert (SHOTS / f"cockpit-{shot}.png").stat().st_size > 20_000
+    return response
+
+
+def mart_rows(url: str, query: str, params=()) -> list[tuple]:
+    with psycopg2.connect(with_user(url, "dashboard")) as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+def number(text: str) -> Decimal | None:
+    return Decimal(text) if text != "" else None
+
+
+def test_overview_shows_every_indicator_as_the_marts_hold_it(cockpit, world, page):
+    base, _ = cockpit
+    open_page(page, base, f"/?grain=month&period={MARCH}", "overview")
+    shown = {tr.get_attribute("data-code"): number(tr.query_selector("td.value").get_attribute("data-value"))
+             for tr in page.query_selector_all("#overview tr[data-code]")}
+    marts = dict(mart_rows(world.warehouse_url, """SELECT c.indicator_code, v.value FROM mart.indicator_catalog c
+        LEFT JOIN mart.indicator_values v ON v.indicator_code = c.indicator_code AND v.grain = 'month'
+             AND v.period_start = %s AND v.town_code = %s""", (MARCH, DISTRICT_CODE)))
+    assert shown == marts
+    assert len(shown) == len(catalog())
+    counts = {el.get_attribute("data-status"): int(el.get_attribute("data-count"))
+              for el in page.query_selector_all("#summary .pill")}
+    assert sum(counts.values()) == len(shown)
+    marks = {tr.get_attribute("data-completeness") for tr in page.query_selector_all("#overview tr[data-code]")}
+    assert marks == {"provisional"}                         # loaded to 03-03 only
+    assert page.locator("#overview .mark.provisional").count() == len(shown)
+    open_page(page, base, f"/?grain=month&period={FEBRUARY}", "overview-february")
+    marks = {tr.get_attribute("data-completeness") for tr in page.query_selector_all("#overview tr[data-code]")}
+    assert marks == {"final"}
+    open_page(page, base, f"/?grain=month&period={JANUARY}", "overview-january")
+    marks = {tr.get_attribute("data-completeness") for tr in page.query_selector_all("#overview tr[data-code]")}
+    assert marks == {"partial"}
+
+
+def test_towns_ranking_and_tile_map(cockpit, world, page):
+    base, _ = cockpit
+    code = "enf_legal_review_rate"
+    open_page(page, base, f"/towns?code={code}&grain=month&period={MARCH}", "towns")
+    shown = {tr.get_attribute("data-town"): (number(tr.query_selector("td.value").get_attribute("data-value")),
+                                             tr.get_attribute("data-rank"))
+             for tr in page.query_selector_all("#ranking tbody tr")}
+    marts = {t.strip(): (v, "" if r is None else str(r)) for t, v, r in mart_rows(world.warehouse_url, """
+        SELECT town_code, value, rank_all FROM mart.indicator_ranking
+        WHERE indicator_code = %s AND grain = 'month' AND period_start = %s""", (code, MARCH))}
+    assert shown == marts and len(shown) == 12
+    assert page.evaluate("document.documentElement.dataset.chartsReady") == "1"
+    ranked = sum(1 for v, _ in shown.values() if v is not None)
+    assert ranked >= 3
+    assert page.locator("#tile-map svg path").count() >= ranked       # a tile per 镇街 with a value
+    labels = page.locator("#tile-map svg text").all_text_contents()
+    assert any("良渚街道" in t for t in labels) and any("百丈镇" in t for t in labels)
+
+
+def test_indicator_trend_breakdowns_and_definition(cockpit, world, page):
+    base, _ = cockpit
+    code = "enf_legal_review_rate"
+    open_page(page, base, f"/indicator/{code}?grain=month&period={MARCH}", "indicator")
+    shown = {tr.get_attribute("data-period"): number(tr.query_selector("td.value").get_attribute("data-value"))
+             for tr in page.query_selector_all("#trend-table tbody tr")}
+    marts = {p.isoformat(): v for p, v in mart_rows(world.warehouse_url, """SELECT period_start, value
+        FROM mart.indicator_values WHERE indicator_code = %s AND grain = 'month' AND town_code = %s""",
+                                                     (code, DISTRICT_CODE))}
+    assert shown == marts
+    assert page.locator("#trend svg path").count() >= 2
+    assert page.locator("table.breakdown[data-dimension='dept_code'] tbody tr").count() >= 1
+    assert "法制审核" in page.locator("dl.defn").inner_text()
+    page.click("#trend-tabs button[data-series='ytd']")
+    assert page.locator("#trend-tabs button.on").get_attribute("data-series") == "ytd"
+
+
+@pytest.mark.parametrize("town", [DISTRICT_CODE, "330110005000"])
+def test_case_lists_add_up_to_the_values_they_explain(cockpit, world, page, town):
+    base, _ = cockpit
+    values = {c: (n, d) for c, n, d in mart_rows(world.warehouse_url, """SELECT indicator_code, numerator, denominator
+        FROM mart.indicator_values WHERE grain = 'month' AND period_start = %s AND town_code = %s""", (MARCH, town))}
+    checked = 0
+    for ind in catalog():
+        counted = ind.numerator.value == "count(*)" and (ind.denominator is None or ind.denominator.value == "count(*)")
+        if not (listable(ind) and counted and ind.code in values and "month" in ind.grains):
+            continue
+        shot = f"cases-{town}" if ind.code == "enf_legal_review_rate" else None
+        open_page(page, base, f"/cases/{ind.code}?grain=month&period={MARCH}&town={town}", shot)
+        if page.locator("#no-listing").count():
+            continue
+        totals = page.locator("#totals")
+        num, den = values[ind.code]
+        expected = (int(den), int(num)) if ind.denominator else (int(num), int(num))
+        assert (int(totals.get_attribute("data-total")), int(totals.get_attribute("data-counted"))) == expected, ind.code
+        rows = page.locator("#cases tbody tr")
+        assert rows.count() == min(expected[0], 500)
+        checked += 1
+    assert checked >= 5
+    text = page.content()
+    assert "party_key" not in text
+
+
+def test_data_quality_page_counts_what_was_quarantined(cockpit, world, page):
+    base, _ = cockpit
+    open_page(page, base, "/quality", "quality")
+    shown = sum(int(td.get_attribute("data-value")) for td in page.query_selector_all("#quarantine td.records"))
+    with transaction(world.admin_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM quarantine.record, unnest(reasons)")
+        reasons = cur.fetchone()[0]
+        cur.execute("SELECT count(DISTINCT (source, entity)) FROM audit.batch")
+        entities = cur.fetchone()[0]
+    assert shown == reasons
+    assert page.locator("#freshness tbody tr").count() == entities
+
+
+def test_the_cockpit_reads_nothing_outside_mart(cockpit, world):
+    _, proc = cockpit
+    with open(f"/proc/{proc.pid}/environ", "rb") as f:
+        environ = f.read().decode(errors="replace")
+    for secret in ("PII_HMAC_KEY", "AIRFLOW_CONN_", "WAREHOUSE_URL", "not-for-the-cockpit"):
+        assert secret not in environ
+    with transaction(world.admin_url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT table_schema, table_name FROM information_schema.tables
+                       WHERE table_schema IN ('raw', 'staging', 'core', 'quarantine', 'audit')""")
+        outside = cur.fetchall()
+    assert len(outside) > 20
+    conn = psycopg2.connect(with_user(world.warehouse_url, "dashboard"))
+    conn.autocommit = True
+    try:
+        for schema, table in outside:
+            with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(f'SELECT 1 FROM "{schema}"."{table}" LIMIT 1')
+        with conn.cursor() as cur, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("INSERT INTO mart.monthly_report (month_start, html_path, pdf_path, html_sha256, pdf_sha256, "
+                        "pdf_pages, indicators, provisional) VALUES ('2022-01-01', '', '', '', '', 1, 0, false)")
+    finally:
+        conn.close()
+
+
+def test_monthly_report_dag_renders_a_complete_month(airflow, world, reports, cockpit, page, monkeypatch):
+    from yhlaw_dev.stack import load_dag, run_dag_for_interval, run_state
+
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(postgres_connection(world.warehouse_url)))
+    monkeypatch.setenv("REPORTS_DIR", str(reports))
+    run = run_dag_for_interval(load_dag("monthly_report"), day("2022-03-01"))     # February: loaded to 03-03
+    assert run_state(run) == "success"
+    (month, pdf, pages, sha, provisional), = mart_rows(world.warehouse_url, """SELECT month_start, pdf_path, pdf_pages,
+        pdf_sha256, provisional FROM mart.monthly_report""")
+    assert (month, provisional) == (FEBRUARY, False)
+    data = Path(pdf).read_bytes()
+    assert data.startswith(b"%PDF") and pdf_page_count(data) == pages
+    assert pages >= 4              # the headline table, then 目标/排名, 变化/数据质量, 口径 each from a new page
+    html = Path(pdf).with_suffix(".html").read_text(encoding="utf-8")
+    assert "余杭区法治建设月度通报" in html and "含初步数" not in html
+
+    base, _ = cockpit
+    open_page(page, base, "/reports", "reports")
+    assert page.locator("#reports tr[data-month='2022-02']").count() == 1
+    served = urllib.request.urlopen(f"{base}/reports/2022-02.pdf").read()
+    import hashlib
+    assert hashlib.sha256(served).hexdigest() == sha
+
+
+def test_an_incomplete_month_is_refused_or_marked_provisional(world, reports):
+    with pytest.raises(MonthNotComplete):
+        render_month(world.warehouse_url, MARCH, out_dir=reports)
+    row = render_month(world.warehouse_url, MARCH, force=True, out_dir=reports)
+    assert row["provisional"] is True
+    assert 'id="provisional"' in Path(row["html_path"]).read_text(encoding="utf-8")
