@@ -1,6 +1,9 @@
-# Two stages of one build (`docker compose build`):
+# Three stages of one build (`docker compose build`):
 #   platform    every Airflow component (api-server, scheduler, dag-processor, triggerer, Celery
-#               worker): the lock's dependencies and the platform package only
+#               worker): the lock's dependencies and the platform package only, plus Debian's
+#               Chromium and CJK fonts (the monthly_report DAG prints its PDF with them)
+#   cockpit     the platform stage plus Apache ECharts from the npm lock (include/cockpit), for
+#               the 法治驾驶舱 (`python -m yhlaw cockpit`, role dashboard)
 #   simulators  the platform stage plus the development harness (yhlaw_dev), for the simulated
 #               source systems that stand in for the district's real ones
 #
@@ -15,7 +18,9 @@ ENV YHLAW_HOME=/opt/yhlaw \
     GX_ANALYTICS_ENABLED=False
 
 USER root
-RUN mkdir -p /opt/yhlaw && chown airflow:0 /opt/yhlaw
+RUN mkdir -p /opt/yhlaw && chown airflow:0 /opt/yhlaw \
+ && apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
 USER airflow
 WORKDIR /opt/yhlaw
 
@@ -43,6 +48,19 @@ import yhlaw.spec, yhlaw.paths as p; \
 assert p.MIGRATIONS_DIR.is_dir() and p.DAGS_DIR.is_dir() and p.SPEC_DIR.is_dir(), p.PROJECT_ROOT"
 
 WORKDIR /opt/airflow
+
+FROM platform AS cockpit
+# ECharts is fetched once, at build time, with the lock's integrity hashes; the cockpit serves it
+# itself (no CDN). Node.js is needed for that step only and is removed again.
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+USER airflow
+WORKDIR /opt/yhlaw
+RUN python -c "from yhlaw.cockpit.vendor import install_assets, echarts_path; print(install_assets()); assert echarts_path().exists()"
+USER root
+RUN apt-get purge -y nodejs npm && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+USER airflow
+EXPOSE 8050
 
 FROM platform AS simulators
 WORKDIR /opt/yhlaw

@@ -3,6 +3,7 @@
 #   make test   set up everything and run the whole test suite against real services
 #   make test-unit  the fast tier: no services (no PostgreSQL, simulators or Airflow), under a minute
 #   make airflow    Airflow as operators run it (scheduler, Celery worker, UI on :8080) on the simulators
+#   make cockpit    the 法治驾驶舱 on http://127.0.0.1:8050/ (the marts, as role dashboard)
 # Both are safe to run repeatedly on a fresh clone; set-up steps are idempotent.
 
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml devtools/pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test test-unit setup venv lint clean airflow airflow-env bench reliability
+.PHONY: demo test test-unit setup venv lint clean airflow airflow-env bench reliability cockpit
 
 venv: $(STAMP)
 
@@ -57,6 +58,12 @@ reliability: setup
 # the simulators (answering each window as an hour after its end). Ctrl-C stops it all.
 airflow: setup
 	$(PY) -m yhlaw_dev airflow
+
+# The 法治驾驶舱 on the warehouse `make demo` filled: http://127.0.0.1:$(COCKPIT_PORT)/ (Ctrl-C stops it).
+# It connects as role dashboard (COCKPIT_DATABASE_URL to override) and holds no other credential.
+COCKPIT_PORT ?= 8050
+cockpit: setup
+	$(PY) -m yhlaw cockpit --port $(COCKPIT_PORT)
 
 # Prints the environment (AIRFLOW_HOME, connections) for running airflow by hand:
 #   eval "$$(make -s airflow-env AIRFLOW_SERVICES=1)"   # the CLI against `make airflow`

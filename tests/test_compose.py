@@ -168,16 +168,17 @@ def simulator_ports() -> dict[str, int]:
 
 def test_every_service_has_an_image_and_the_stack_is_complete(raw_compose):
     services = raw_compose["services"]
-    expected = {"postgres", "redis", *AIRFLOW_SERVICES} | {f"simulator-{s}" for s in simulated_sources()}
+    expected = {"postgres", "redis", "cockpit", *AIRFLOW_SERVICES} | {f"simulator-{s}" for s in simulated_sources()}
     assert expected <= set(services), f"missing services: {sorted(expected - set(services))}"
     for name, svc in services.items():
         assert svc.get("image") or svc.get("build"), f"service {name} has neither image nor build"
     built = {name: (svc["build"], svc.get("image")) for name, svc in services.items() if "build" in svc}
-    assert set(built) == AIRFLOW_SERVICES | {f"simulator-{s}" for s in simulated_sources()}
-    # Airflow runs the platform stage (no harness); the simulators their own stage of the same build.
+    assert set(built) == AIRFLOW_SERVICES | {"cockpit"} | {f"simulator-{s}" for s in simulated_sources()}
+    # Airflow runs the platform stage (no harness); the cockpit and the simulators their own
+    # stages of the same build.
     stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
     for name, (build, image) in built.items():
-        want = "simulators" if name.startswith("simulator-") else "platform"
+        want = "simulators" if name.startswith("simulator-") else ("cockpit" if name == "cockpit" else "platform")
         assert build == {"context": ".", "target": want}, f"{name}: build {build}"
         assert want in stages, f"the Dockerfile has no stage {want}: {stages}"
     assert len({image for name, (_, image) in built.items() if name in AIRFLOW_SERVICES}) == 1, built
@@ -416,3 +417,24 @@ def test_env_file_stays_out_of_git_and_images():
     assert ".env" in {l.strip() for l in (ROOT / ".gitignore").read_text().splitlines()}
     ignored = {l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".venv", ".local", ".git"} <= ignored
+
+
+def test_the_cockpit_service_holds_only_the_dashboard_role(compose, dockerfile):
+    """The cockpit reads the marts as role dashboard; its container gets no other credential, and
+    it serves the reports the Airflow workers write (one volume, read-only for it)."""
+    from yhlaw.cockpit.server import DATABASE_ENV, strip_secrets
+
+    svc = compose["services"]["cockpit"]
+    env = environment(svc)
+    assert env[DATABASE_ENV].startswith("postgresql://dashboard@postgres:5432/")
+    assert strip_secrets(dict(env)) == [], "the cockpit's environment carries a credential"
+    assert svc["command"][:4] == ["python", "-m", "yhlaw", "cockpit"]
+    worker = compose["services"]["airflow-worker"]
+    assert environment(worker)["REPORTS_DIR"] == env["REPORTS_DIR"]
+    mounts = {v.split(":")[1]: v for v in svc["volumes"]}
+    assert mounts[env["REPORTS_DIR"]].endswith(":ro")
+    assert any(v.split(":")[1] == env["REPORTS_DIR"] for v in worker["volumes"])
+    # The workers print the PDF: Chromium and CJK fonts are in the platform stage they run.
+    platform_stage = dockerfile.split("FROM platform AS")[0]
+    assert "chromium" in platform_stage and "fonts-noto-cjk" in platform_stage
+    assert "install_assets" in dockerfile.split("FROM platform AS cockpit")[1].split("FROM platform AS")[0]

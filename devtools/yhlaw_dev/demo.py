@@ -82,10 +82,27 @@ def main(days: int = 30, start: str = "2022-03-01") -> int:
                 "task_seconds": round(spent["task_seconds"], 2),
                 "airflow_seconds": round(spent["run_seconds"] - spent["task_seconds"], 2)}
     print(f"airflow overhead: {json.dumps(overhead)}")
+    print_report_and_cockpit(settings, first.date().replace(day=1))
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
     return 0
+
+
+def print_report_and_cockpit(settings: Settings, month) -> None:
+    """The month's 通报 (rendered now, 含初步数 while a source has not loaded the whole month) and
+    how to open the cockpit."""
+    from yhlaw.cockpit.browser import missing
+    from yhlaw.cockpit.report import render_month
+
+    print("\n== 月度通报 and 法治驾驶舱 ==")
+    if missing():
+        print(f"monthly report: not rendered, {' and '.join(missing())} missing (apt-get install -y {' '.join(missing())})")
+    else:
+        row = render_month(settings.warehouse_url, month, force=True, run_id="demo")
+        print(f"monthly report {month:%Y-%m}{' (含初步数)' if row['provisional'] else ''}: {row['pdf_path']} "
+              f"({row['pdf_pages']} pages)")
+    print("cockpit: run `make cockpit`, then open http://127.0.0.1:8050/ (reads the marts as role dashboard)")
 
 
 def print_indicators(settings: Settings, as_of) -> None:
