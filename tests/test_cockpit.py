@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,25 +38,32 @@ from conftest import TEST_SIM_BASE_PORT, day, own_database
 
 pytestmark = pytest.mark.stack
 SHOTS = LOCAL_DIR / "screenshots"
-PORT = TEST_SIM_BASE_PORT + 50          # beside the test simulators: two suites never share it
+PORT = TEST_SIM_BASE_PORT + 70          # beside the test simulators (+0…, +50 the dirty one, +100… this module's own)
 JANUARY, FEBRUARY, MARCH = date(2022, 1, 1), date(2022, 2, 1), date(2022, 3, 1)
 
 
+REAL_DAY = "2022-03-06"                  # a day no other test's DAG runs use (one Airflow metadata DB)
+
+
 @pytest.fixture(scope="module")
-def world(settings, dags, sims):
-    """A warehouse of its own: the indicator tests' dataset on 03-02, one real day (03-03) from
-    every simulated source through its ingest DAG (dirty records, quarantine, all 12 镇街), every
-    entity loaded daily through February (nothing changed); indicators refreshed.
-    February is complete (终值), March 初步数, January 不完整."""
+def world(settings, dags):
+    """A warehouse of its own: the indicator tests' dataset on 03-02; one real day (03-06) from
+    simulators of its own through every ingest DAG (dirty records, quarantine, all 12 镇街); every
+    entity loaded daily through February and 03-03 … 03-05 (nothing changed); indicators
+    refreshed. February is complete (终值), March 初步数, January 不完整."""
     from test_indicators import DATASET, Deliveries, t
 
-    from conftest import run_day
+    from conftest import SIM_ENV, run_day
     from yhlaw import indicators
     from yhlaw.bootstrap import prepare_warehouse
+    from yhlaw_dev.sim import simulated_sources
+    from yhlaw_dev.stack import simulators
 
     if missing():
         pytest.fail(f"the browser tests need {' and '.join(missing())}: apt-get install -y {' '.join(missing())}")
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "cockpit")))
+    database = own_database(settings, "cockpit")
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, database),
+                  sim_base_port=TEST_SIM_BASE_PORT + 100, sim_namespace=database)
     mp = pytest.MonkeyPatch()
     mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
     prepare_warehouse(own, recreate=True)
@@ -63,17 +71,25 @@ def world(settings, dags, sims):
     deliveries = Deliveries(own.warehouse_url)
     for source, entity, rows in DATASET:
         deliveries.deliver(source, entity, rows(), t("2022-03-02 00:00"))
-    mp.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(postgres_connection(own.warehouse_url)))
-    try:
-        for source, dag in dags.items():
-            assert run_day(dag, sims[source], day("2022-03-03"), retries_allowed=True) == "success", source
-    finally:
-        mp.undo()
-    # February's empty days after the real day: as its history they would make the batch
-    # checks reject a normal day's volume (a median of 0).
+    for source in simulated_sources():
+        shutil.rmtree(own.sim_drop_dir(source), ignore_errors=True)
+    with simulators(own, simulated_sources(), now=day("2022-03-01"), extra_env=SIM_ENV) as sims:
+        env = own.airflow_environment({s: sim.url for s, sim in sims.items()})
+        for key, value in env.items():
+            if key.startswith("AIRFLOW_CONN_"):
+                mp.setenv(key, value)
+        try:
+            for source, sim in sims.items():
+                assert run_day(dags[source], sim, day(REAL_DAY), retries_allowed=True) == "success", source
+        finally:
+            mp.undo()
+    # The quiet days after the real one: as its history they would make the batch checks reject
+    # a normal day's volume (a median of 0).
+    quiet = [t("2022-02-01 00:00") + timedelta(days=d) for d in range(29)] + \
+        [t("2022-03-03 00:00") + timedelta(days=d) for d in range(3)]
     for source, entity, _ in DATASET:
-        for d in range(29):
-            deliveries.deliver(source, entity, [], t("2022-02-01 00:00") + timedelta(days=d))
+        for start in quiet:
+            deliveries.deliver(source, entity, [], start)
     with transaction(own.warehouse_url) as conn:
         indicators.refresh(conn, trigger="test")
     return own
