@@ -1,4 +1,4 @@
-"""Command line of the development harness: ``python -m yhlaw_dev demo | bench | reliability | airflow | env``.
+"""Command line of the development harness: ``python -m yhlaw_dev demo | bench | bench-cockpit | reliability | airflow | env``.
 
 The harness plays the outside world (simulated source systems) around the platform; the
 platform's own commands are ``python -m yhlaw setup | rebuild | replay | indicators``.
@@ -36,6 +36,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
               only=args.only.split(",") if args.only else None,
               naive_large=args.naive_large.split(",") if args.naive_large else None,
               out=Path(args.out))
+    return 0
+
+
+def cmd_bench_cockpit(args: argparse.Namespace) -> int:
+    """Only the cockpit's figures (§6a of docs/benchmarks.md): optionally (re)build the benchmark
+    warehouse's synthetic core first, then time the pages on it and on the demo's warehouse."""
+    import os
+
+    from yhlaw import indicators
+    from yhlaw.bootstrap import prepare_warehouse
+    from yhlaw_dev import bench
+    from yhlaw_dev.bench_cockpit import bench_cockpit, render_cockpit, warehouse_with_values
+    from yhlaw.warehouse import transaction
+
+    os.environ.pop("WAREHOUSE_ADMIN_URL", None)
+    settings = Settings.from_env()
+    target = bench.bench_settings(settings)
+    if args.build:
+        prepare_warehouse(target, recreate=True)
+        bench.build_synthetic_core(target.admin_url, args.build, print)
+        with transaction(target.warehouse_url) as conn:
+            indicators.refresh(conn, trigger="bench: cockpit")
+    urls = {"demo warehouse": settings.warehouse_url} if warehouse_with_values(settings.warehouse_url) else {}
+    result = bench_cockpit({**urls, "benchmark warehouse": target.warehouse_url}, repeats=args.repeats)
+    print("\n".join(render_cockpit(result)))
     return 0
 
 
@@ -89,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-large", default="",
                    help="entities to run the slow naive baseline for above the smallest size ('' = all)")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("bench-cockpit", help="only the cockpit's page times (docs/benchmarks.md §6a)")
+    p.add_argument("--build", type=int, default=0, help="first rebuild the benchmark warehouse with N synthetic records")
+    p.add_argument("--repeats", type=int, default=20)
+    p.set_defaults(func=cmd_bench_cockpit)
     p = sub.add_parser("reliability", help="inject every fault kind into every source; reconcile; write docs/reliability.md")
     p.add_argument("--quick", action="store_true", help="a source's own fault kinds share one interval (make test)")
     p.add_argument("--source", action="append", help="only this source (repeatable)")

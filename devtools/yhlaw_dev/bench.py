@@ -17,6 +17,8 @@ tests' state. Figures are written to ``docs/benchmarks.md`` together with the co
 4. Peak memory (max RSS) of the ingest child process at each size.
 5. DAG parse time per file, from Airflow's own ``airflow dags report``.
 6. ``make demo`` over a few days: wall time, time inside tasks, and Airflow's share.
+6a. The cockpit's server time per page on the demo's and the 10M warehouse, against the
+   overview computed live from core (``bench_cockpit``).
 """
 
 from __future__ import annotations
@@ -554,6 +556,11 @@ def run(*, sizes: list[int], naive_sizes: list[int], indicator_records: int, dem
                                         naive_large)
     report["indicators"] = bench_indicators(bench.admin_url, bench.warehouse_url, indicator_records, log) \
         if indicator_records else None
+    if indicator_records:
+        from yhlaw_dev.bench_cockpit import bench_cockpit, warehouse_with_values
+
+        urls = {"demo warehouse": airflow.warehouse_url} if warehouse_with_values(airflow.warehouse_url) else {}
+        report["cockpit"] = bench_cockpit({**urls, "10M benchmark warehouse": bench.warehouse_url}, log=log)
     report["dag_parse"] = dag_parse_times(airflow)
     report["demo"] = demo_overhead(demo_days) if demo_days else None
     report["wall"] = time.monotonic() - t0
@@ -679,6 +686,9 @@ def render(r: dict[str, Any]) -> str:
               f"{demo['setup_seconds']:.1f} s."]
     else:
         L.append("Not run.")
+    from yhlaw_dev.bench_cockpit import render_cockpit
+
+    L += render_cockpit(r.get("cockpit"))
     return "\n".join(L) + "\n"
 
 
