@@ -264,6 +264,15 @@ def test_data_quality_page_counts_what_was_quarantined(cockpit, world, page):
     assert page.locator("#freshness tbody tr").count() == entities
 
 
+def test_free_text_in_the_list_views_hides_identifier_runs(world):
+    from yhlaw.mart_views import masked
+    from psycopg2 import sql
+
+    with transaction(world.warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {}").format(masked(sql.Literal("当事人330110199001011234 电话13812345678 (2022)浙0110民初1234号"))))
+        assert cur.fetchone()[0] == "当事人＊＊＊ 电话＊＊＊ (2022)浙0110民初1234号"
+
+
 def test_the_cockpit_reads_nothing_outside_mart(cockpit, world):
     _, proc = cockpit
     with open(f"/proc/{proc.pid}/environ", "rb") as f:

@@ -159,3 +159,13 @@ def test_the_server_starts_with_a_clean_environment_derived_from_the_warehouse()
     clean = server.clean_environment({"WAREHOUSE_URL": "postgresql://etl:pw@db/yuhang_law", "PII_HMAC_KEY": "k",
                                       "AIRFLOW_CONN_PII_HMAC": "{}", "LANG": "C.UTF-8"})
     assert clean == {"LANG": "C.UTF-8", "COCKPIT_DATABASE_URL": "postgresql://dashboard@db/yuhang_law"}
+
+
+def test_list_views_mask_identifier_runs_in_free_text_but_not_the_key():
+    entity = entity_for_table("core.enforcement_case")
+    text = repr(list_view_sql(entity))
+    assert "regexp_replace" in text
+    key = entity.natural_key
+    assert f"regexp_replace(Identifier('{key}')" not in text
+    free = [f.name for f in entity.fields if f.type == "text" and f.name != key]
+    assert free and all(f"Identifier('{name}')" in text for name in free)

@@ -3,7 +3,9 @@ with its spec alone:
 
 * ``mart.list_<table>``: the records of ``core.<table>`` as the cockpit may list them behind a
   value (drill-down): every spec field except party keys (``party_key`` type), with the same
-  column names as core, so an indicator's ``where`` clauses run against it unchanged.
+  column names as core, so an indicator's ``where`` clauses run against it unchanged; in free
+  text other than the natural key, runs of 11+ digits (an ID or phone number typed by hand) are
+  masked.
 * ``mart.quarantine_by_town``: one row per quarantined record and reason, with the 镇街 read from
   the record's own town field (the spec's ``town`` field, resolved through ``core.town_alias``)
   where it can be, and nothing of the payload.
@@ -48,8 +50,25 @@ def column_labels(entity: Entity) -> dict[str, str]:
             for f in entity.fields if f.type not in HIDDEN_TYPES}
 
 
+# A run of 11 or more digits in free text (an 身份证号, a mobile number typed into a note by a
+# clerk) is masked in the list views; no case number, code or date has one.
+IDENTIFIER_RUN = "[0-9]{11,}[Xx]?"
+MASK = "＊＊＊"
+
+
+def masked(expr: sql.Composable) -> sql.Composable:
+    return sql.SQL("regexp_replace({}, {}, {}, 'g')").format(expr, sql.Literal(IDENTIFIER_RUN), sql.Literal(MASK))
+
+
+def _listed(entity: Entity, field) -> sql.Composable:
+    col = sql.Identifier(field.name)
+    if field.type == "text" and field.name != entity.natural_key:
+        return sql.SQL("{} AS {}").format(masked(col), col)
+    return col
+
+
 def list_view_sql(entity: Entity) -> sql.Composable:
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in listed_columns(entity))
+    cols = sql.SQL(", ").join(_listed(entity, f) for f in entity.fields if f.type not in HIDDEN_TYPES)
     return sql.SQL("CREATE VIEW mart.{view} AS SELECT {cols}, stale_since FROM core.{table}").format(
         view=sql.Identifier(list_view_name(entity.table)), cols=cols, table=sql.Identifier(entity.table))
 
