@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from yhlaw.reference import DISTRICT_CODE
 from yhlaw.settings import postgres_connection, with_database, with_user
 from yhlaw.warehouse import transaction
 
-from conftest import TEST_SIM_BASE_PORT, day, own_database
+from conftest import TEST_SIM_BASE_PORT, own_database
 
 pytestmark = pytest.mark.stack
 SHOTS = LOCAL_DIR / "screenshots"
@@ -42,28 +41,46 @@ PORT = TEST_SIM_BASE_PORT + 70          # beside the test simulators (+0…, +50
 JANUARY, FEBRUARY, MARCH = date(2022, 1, 1), date(2022, 2, 1), date(2022, 3, 1)
 
 
-REAL_DAY = "2022-03-06"                  # a day no other test's DAG runs use (one Airflow metadata DB)
+REAL_DAY = "2022-03-06"
 
 
 @pytest.fixture(scope="module")
-def world(settings, dags):
-    """A warehouse of its own: the indicator tests' dataset on 03-02; one real day (03-06) from
-    simulators of its own through every ingest DAG (dirty records, quarantine, all 12 镇街); every
-    entity loaded daily through February and 03-03 … 03-05 (nothing changed); indicators
-    refreshed. February is complete (终值), March 初步数, January 不完整."""
+def reports(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("reports")
+
+
+def own_environment(world, reports: Path) -> dict[str, str]:
+    """The environment of this module's warehouse for a harness process: its own simulators,
+    Airflow metadata DB and reports folder (none of the test session's Airflow settings: one
+    metadata DB holds one warehouse's Assets)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AIRFLOW") and k not in ("WAREHOUSE_ADMIN_URL", "COCKPIT_DATABASE_URL")}
+    return {**env, "WAREHOUSE_URL": world.warehouse_url, "SIM_BASE_PORT": str(TEST_SIM_BASE_PORT + 100),
+            "REPORTS_DIR": str(reports), "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
+
+
+def harness(world, reports: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "yhlaw_dev", *args], env=own_environment(world, reports),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"yhlaw_dev {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def world(settings, reports):
+    """A warehouse of its own: the indicator tests' dataset on 03-02; one real day (03-06) of
+    every simulated source through its ingest DAG and compute_indicators (`make demo` for one
+    day, with its own simulators and Airflow metadata DB: dirty records, quarantine, all 12
+    镇街); every entity loaded daily through February and 03-03 … 03-05 (nothing changed);
+    indicators refreshed. February is complete (终值), March 初步数, January 不完整."""
     from test_indicators import DATASET, Deliveries, t
 
-    from conftest import SIM_ENV, run_day
     from yhlaw import indicators
     from yhlaw.bootstrap import prepare_warehouse
-    from yhlaw_dev.sim import simulated_sources
-    from yhlaw_dev.stack import simulators
 
     if missing():
         pytest.fail(f"the browser tests need {' and '.join(missing())}: apt-get install -y {' '.join(missing())}")
-    database = own_database(settings, "cockpit")
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, database),
-                  sim_base_port=TEST_SIM_BASE_PORT + 100, sim_namespace=database)
+    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "cockpit")))
     mp = pytest.MonkeyPatch()
     mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
     prepare_warehouse(own, recreate=True)
@@ -71,18 +88,7 @@ def world(settings, dags):
     deliveries = Deliveries(own.warehouse_url)
     for source, entity, rows in DATASET:
         deliveries.deliver(source, entity, rows(), t("2022-03-02 00:00"))
-    for source in simulated_sources():
-        shutil.rmtree(own.sim_drop_dir(source), ignore_errors=True)
-    with simulators(own, simulated_sources(), now=day("2022-03-01"), extra_env=SIM_ENV) as sims:
-        env = own.airflow_environment({s: sim.url for s, sim in sims.items()})
-        for key, value in env.items():
-            if key.startswith("AIRFLOW_CONN_"):
-                mp.setenv(key, value)
-        try:
-            for source, sim in sims.items():
-                assert run_day(dags[source], sim, day(REAL_DAY), retries_allowed=True) == "success", source
-        finally:
-            mp.undo()
+    harness(own, reports, "demo", "--days", "1", "--start", REAL_DAY)
     # The quiet days after the real one: as its history they would make the batch checks reject
     # a normal day's volume (a median of 0).
     quiet = [t("2022-02-01 00:00") + timedelta(days=d) for d in range(29)] + \
@@ -93,11 +99,6 @@ def world(settings, dags):
     with transaction(own.warehouse_url) as conn:
         indicators.refresh(conn, trigger="test")
     return own
-
-
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("reports")
 
 
 @pytest.fixture(scope="module")
@@ -297,17 +298,14 @@ def test_the_cockpit_reads_nothing_outside_mart(cockpit, world):
         conn.close()
 
 
-def test_monthly_report_dag_renders_a_complete_month(airflow, world, reports, cockpit, page, monkeypatch):
-    from yhlaw_dev.stack import load_dag, run_dag_for_interval, run_state
-
-    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps(postgres_connection(world.warehouse_url)))
-    monkeypatch.setenv("REPORTS_DIR", str(reports))
-    run = run_dag_for_interval(load_dag("monthly_report"), day("2022-03-01"))     # February: loaded to 03-03
-    assert run_state(run) == "success"
+def test_monthly_report_dag_renders_a_complete_month(world, reports, cockpit, page):
+    out = harness(world, reports, "run", "--dag", "monthly_report", "--interval-end", "2022-03-01T00:00:00+08:00")
+    assert "monthly_report for the interval ending 2022-03-01T00:00:00+08:00: success" in out
     (month, pdf, pages, sha, provisional), = mart_rows(world.warehouse_url, """SELECT month_start, pdf_path, pdf_pages,
-        pdf_sha256, provisional FROM mart.monthly_report""")
-    assert (month, provisional) == (FEBRUARY, False)
+        pdf_sha256, provisional FROM mart.monthly_report WHERE month_start = %s""", (FEBRUARY,))
+    assert (month, provisional) == (FEBRUARY, False)       # February: loaded to March
     data = Path(pdf).read_bytes()
+    assert Path(pdf).is_relative_to(reports / "2022-02")
     assert data.startswith(b"%PDF") and pdf_page_count(data) == pages
     assert pages >= 4              # the headline table, then 目标/排名, 变化/数据质量, 口径 each from a new page
     html = Path(pdf).with_suffix(".html").read_text(encoding="utf-8")
@@ -327,3 +325,6 @@ def test_an_incomplete_month_is_refused_or_marked_provisional(world, reports):
     row = render_month(world.warehouse_url, MARCH, force=True, out_dir=reports)
     assert row["provisional"] is True
     assert 'id="provisional"' in Path(row["html_path"]).read_text(encoding="utf-8")
+    # `make demo` ends the same way: its month's 通报, marked 含初步数.
+    assert mart_rows(world.warehouse_url, "SELECT provisional FROM mart.monthly_report WHERE dag_run_id = 'demo'") \
+        == [(True,)]

@@ -1,4 +1,4 @@
-"""Command line of the development harness: ``python -m yhlaw_dev demo | bench | bench-cockpit | reliability | airflow | env``.
+"""Command line of the development harness: ``python -m yhlaw_dev demo | run | bench | bench-cockpit | reliability | airflow | env``.
 
 The harness plays the outside world (simulated source systems) around the platform; the
 platform's own commands are ``python -m yhlaw setup | rebuild | replay | indicators``.
@@ -64,6 +64,22 @@ def cmd_bench_cockpit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """One DAG run for the interval ending at ``--interval-end``, through real Airflow (dag.test)
+    in this environment's own metadata DB: what a test needs when its warehouse is not the test
+    session's (one Airflow metadata DB holds one warehouse's Assets)."""
+    import pendulum
+
+    from yhlaw.bootstrap import prepare_airflow
+    from yhlaw_dev.stack import load_dag, run_dag_for_interval, run_state
+
+    settings = Settings.from_env()
+    prepare_airflow(settings)
+    state = run_state(run_dag_for_interval(load_dag(args.dag), pendulum.parse(args.interval_end)))
+    print(f"{args.dag} for the interval ending {args.interval_end}: {state}")
+    return 0 if state == "success" else 1
+
+
 def cmd_reliability(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
@@ -114,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-large", default="",
                    help="entities to run the slow naive baseline for above the smallest size ('' = all)")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("run", help="run one DAG for one interval (dag.test) in this environment's metadata DB")
+    p.add_argument("--dag", required=True)
+    p.add_argument("--interval-end", required=True, help="e.g. 2022-03-01T00:00:00+08:00")
+    p.set_defaults(func=cmd_run)
     p = sub.add_parser("bench-cockpit", help="only the cockpit's page times (docs/benchmarks.md §6a)")
     p.add_argument("--build", type=int, default=0, help="first rebuild the benchmark warehouse with N synthetic records")
     p.add_argument("--repeats", type=int, default=20)
