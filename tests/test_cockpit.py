@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import replace
 from datetime import date, timedelta
@@ -250,6 +251,20 @@ def test_case_lists_add_up_to_the_values_they_explain(cockpit, world, page, town
     assert checked >= 5
     text = page.content()
     assert "party_key" not in text
+
+
+@pytest.mark.parametrize("path, status", [("/indicator/no_such_code", 404), ("/?grain=week", 400),
+                                          ("/?period=March", 400), ("/?town=330110999000", 404),
+                                          ("/cases/gov_litigation_per_10k", 404), ("/reports/2022-13.pdf", 400)])
+def test_bad_requests_get_a_page_not_a_trace(cockpit, path, status):
+    base, _ = cockpit
+    try:
+        urllib.request.urlopen(base + path)
+        raise AssertionError(f"{path} answered 200")
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode()
+        assert exc.code == status
+        assert 'id="error"' in body and "Traceback" not in body
 
 
 def test_data_quality_page_counts_what_was_quarantined(cockpit, world, page):

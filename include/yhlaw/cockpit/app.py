@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yhlaw import paths
 from yhlaw.cockpit import drilldown, pages, periods, queries, status
@@ -71,6 +72,7 @@ def create_app(mart: Mart, *, echarts: Path, reports_dir: Path) -> FastAPI:
     app = FastAPI(title="余杭区法治驾驶舱", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(COCKPIT_DIR / "static")), name="static")
     _timing(app)
+    _errors(app)
     _vendor(app, echarts)
     _overview_routes(app, mart)
     _indicator_routes(app, mart)
@@ -91,6 +93,14 @@ def _timing(app: FastAPI) -> None:
         elapsed = time.perf_counter() - started
         response.headers["Server-Timing"] = f"db;dur={total[0] * 1000:.1f}, total;dur={elapsed * 1000:.1f}"
         return response
+
+
+def _errors(app: FastAPI) -> None:
+    """Errors as a page of the cockpit (Chinese, with the way back), not as JSON."""
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return TEMPLATES.TemplateResponse(request, "error.html", {"status": exc.status_code, "message": exc.detail},
+                                          status_code=exc.status_code)
 
 
 def _vendor(app: FastAPI, echarts: Path) -> None:
