@@ -53,8 +53,8 @@ def cmd_bench_cockpit(args: argparse.Namespace) -> int:
     os.environ.pop("WAREHOUSE_ADMIN_URL", None)
     settings = Settings.from_env()
     target = bench.bench_settings(settings)
+    prepare_warehouse(target, recreate=bool(args.build))     # migrations and the generated mart views
     if args.build:
-        prepare_warehouse(target, recreate=True)
         bench.build_synthetic_core(target.admin_url, args.build, print)
         with transaction(target.warehouse_url) as conn:
             indicators.refresh(conn, trigger="bench: cockpit")

@@ -6,6 +6,8 @@ with its spec alone:
   column names as core, so an indicator's ``where`` clauses run against it unchanged; in free
   text other than the natural key, runs of 11+ digits (an ID or phone number typed by hand) are
   masked.
+* ``mart.stale_by_entity``: per entity, the core rows whose newest version is quarantined
+  (a lookup through the partial index on ``stale_since``) and the table's estimated size.
 * ``mart.quarantine_by_town``: one row per quarantined record and reason, with the 镇街 read from
   the record's own town field (the spec's ``town`` field, resolved through ``core.town_alias``)
   where it can be, and nothing of the payload.
@@ -82,6 +84,18 @@ def _town_expr(entity: Entity) -> sql.Composable:
         sql.Literal(parts))
 
 
+def stale_view_sql(entities: list[Entity]) -> sql.Composable:
+    """Per entity: rows whose newest version is quarantined (through the partial index on
+    stale_since), and the table's size as the planner estimates it (no scan)."""
+    selects = [sql.SQL("""SELECT {source}::text AS source, {entity}::text AS entity, {name}::text AS core_table,
+               (SELECT count(*) FROM core.{table} WHERE stale_since IS NOT NULL) AS stale_rows,
+               (SELECT min(stale_since) FROM core.{table} WHERE stale_since IS NOT NULL) AS oldest_stale_since,
+               (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = {regclass}::regclass) AS rows_estimate""").format(
+        source=sql.Literal(e.source), entity=sql.Literal(e.name), name=sql.Literal(e.table),
+        table=sql.Identifier(e.table), regclass=sql.Literal(f"core.{e.table}")) for e in entities]
+    return sql.SQL("CREATE VIEW mart.stale_by_entity AS\n") + sql.SQL("\nUNION ALL\n").join(selects)
+
+
 def quarantine_view_sql(entities: list[Entity]) -> sql.Composable:
     selects = [sql.SQL("""SELECT q.batch_id, q.seq, q.source, q.entity, r.reason, a.town_code, b.interval_start,
                q.quarantined_at
@@ -94,6 +108,9 @@ def quarantine_view_sql(entities: list[Entity]) -> sql.Composable:
 
 
 _COMMENTS = {
+    "stale_by_entity": ("数据质量 (看板用): 每个来源实体中最新版本被隔离、核心层仍是旧版本的行数 (精确计数见 mart.stale_rows)", {
+        "source": "来源", "entity": "实体", "core_table": "核心表", "stale_rows": "滞后行数 (最新版本被隔离)",
+        "oldest_stale_since": "最早的滞后时间", "rows_estimate": "核心表行数 (规划器估计值, 不扫描全表)"}),
     "quarantine_by_town": ("数据质量: 每条隔离记录 × 原因一行, 镇街取自记录自身的镇街字段 (无法识别时为空); 不含载荷", {
         "batch_id": "批次", "seq": "批次内序号", "source": "来源", "entity": "实体", "reason": "隔离原因代码, 见 audit.reason_code",
         "town_code": "记录中的镇街 (经 core.town_alias 识别; 缺失或无法识别为空)",
@@ -121,6 +138,10 @@ def apply_mart_views(conn) -> list[str]:
             docs["stale_since"] = "有更新版本被隔离时, 该版本的更新时间 (为空 = 当前版本最新)"
             _comment(cur, view, f"明细 (看板下钻用): core.{e.table} 的记录, 不含当事人键 — {e.title}", docs)
             names.append(view)
+        cur.execute("DROP VIEW IF EXISTS mart.stale_by_entity")
+        cur.execute(stale_view_sql(entities))
+        _comment(cur, "stale_by_entity", *_COMMENTS["stale_by_entity"])
+        names.append("stale_by_entity")
         cur.execute("DROP VIEW IF EXISTS mart.quarantine_by_town")
         cur.execute(quarantine_view_sql(entities))
         _comment(cur, "quarantine_by_town", *_COMMENTS["quarantine_by_town"])

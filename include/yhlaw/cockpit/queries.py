@@ -94,7 +94,7 @@ def quarantine_summary(mart: Mart) -> list[dict]:
 
 
 def stale_rows(mart: Mart) -> list[dict]:
-    return mart.rows("SELECT * FROM mart.stale_rows WHERE stale_rows > 0 ORDER BY source, entity")
+    return mart.rows("SELECT * FROM mart.stale_by_entity WHERE stale_rows > 0 ORDER BY source, entity")
 
 
 def reports(mart: Mart) -> list[dict]:
