@@ -14,15 +14,20 @@
     var chart = echarts.init(el, null, opts);
     chart.setOption({
       animation: false,
-      tooltip: { formatter: function (p) { var t = p.data.town; return t.name + "<br>" + t.text + " " + data.unit + (t.rank ? "<br>第" + t.rank + "名" : ""); } },
+      tooltip: { formatter: function (p) { var t = p.data.town; return t.name + "<br>" + (t.value === null ? "无数据" : t.text + " " + data.unit) + (t.rank ? "<br>第" + t.rank + "名" : ""); } },
       grid: { left: 10, right: 10, top: 10, bottom: 60 },
       xAxis: { type: "category", data: [0, 1, 2, 3, 4], show: false },
       yAxis: { type: "category", data: [3, 2, 1, 0], show: false },
-      visualMap: { min: lo, max: hi === lo ? lo + 1 : hi, calculable: true, orient: "horizontal", left: "center", bottom: 5,
+      visualMap: { seriesIndex: 0, min: lo, max: hi === lo ? lo + 1 : hi, calculable: true, orient: "horizontal", left: "center", bottom: 5,
                    inRange: { color: data.direction === "higher" ? ["#d7301f", "#fee08b", "#1a9850"] : ["#1a9850", "#fee08b", "#d7301f"] } },
       series: [{ type: "heatmap", itemStyle: { borderColor: "#fff", borderWidth: 3 },
                  label: { show: true, formatter: function (p) { return p.data.town.name + "\n" + p.data.town.text; } },
-                 data: data.tiles.map(function (t) { return { value: [t.x, 3 - t.y, t.value === null ? "-" : t.value], town: t }; }) }]
+                 data: cells.map(function (t) { return { value: [t.x, 3 - t.y, t.value], town: t }; }) },
+               // 镇街 without a value (no cases: denominator 0): grey, outside the colour scale.
+               { type: "heatmap", itemStyle: { color: "#e3e7ec", borderColor: "#fff", borderWidth: 3 },
+                 label: { show: true, color: "#6b7785", formatter: function (p) { return p.data.town.name + "\n无数据"; } },
+                 data: data.tiles.filter(function (t) { return t.value === null; })
+                   .map(function (t) { return { value: [t.x, 3 - t.y, 0], town: t }; }) }]
     });
     return chart;
   }
