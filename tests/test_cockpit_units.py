@@ -169,3 +169,23 @@ def test_list_views_mask_identifier_runs_in_free_text_but_not_the_key():
     assert f"regexp_replace(Identifier('{key}')" not in text
     free = [f.name for f in entity.fields if f.type == "text" and f.name != key]
     assert free and all(f"Identifier('{name}')" in text for name in free)
+
+
+def test_assets_without_npm_say_what_is_missing(tmp_path, monkeypatch):
+    from yhlaw.cockpit import vendor
+
+    monkeypatch.setattr(vendor.shutil, "which", lambda name: None)
+    monkeypatch.setattr(vendor.os, "geteuid", lambda: 1000)          # not root: nothing is installed
+    with pytest.raises(RuntimeError, match="apt-get install -y nodejs npm"):
+        vendor.install_assets(tmp_path)
+    assert not vendor.echarts_path(tmp_path).exists()
+
+
+def test_the_browser_check_names_the_packages_it_lacks(monkeypatch):
+    from yhlaw.cockpit import browser
+
+    monkeypatch.setenv("CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    assert browser.missing() == ["chromium", "fonts-noto-cjk"]
+    line = browser.browser_status(install=False)
+    assert "MISSING chromium and fonts-noto-cjk" in line and "apt-get install -y chromium fonts-noto-cjk" in line
