@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -35,6 +34,7 @@ from yhlaw.settings import postgres_connection, with_database, with_user
 from yhlaw.warehouse import transaction
 
 from conftest import TEST_SIM_BASE_PORT, own_database
+from yhlaw_dev.stack import wait_healthy
 
 pytestmark = pytest.mark.stack
 SHOTS = LOCAL_DIR / "screenshots"
@@ -108,17 +108,16 @@ def cockpit(world, reports):
     env = {**os.environ, "WAREHOUSE_URL": world.warehouse_url, "PII_HMAC_KEY": "not-for-the-cockpit",
            "AIRFLOW_CONN_WAREHOUSE": json.dumps(postgres_connection(world.warehouse_url)), "REPORTS_DIR": str(reports)}
     env.pop("COCKPIT_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "yhlaw", "cockpit", "--port", str(PORT)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = reports.parent / "cockpit.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "yhlaw", "cockpit", "--port", str(PORT)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{PORT}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("the cockpit exited: " + proc.stdout.read())
-            time.sleep(0.1)
+    try:
+        wait_healthy(base + "/healthz", proc)
+    except RuntimeError as exc:
+        proc.kill()
+        pytest.fail(f"the cockpit {exc}:\n{log_path.read_text()[-3000:]}")
     yield base, proc
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=10)

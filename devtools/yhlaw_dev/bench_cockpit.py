@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from yhlaw.settings import with_user
 from yhlaw.warehouse import transaction
+from yhlaw_dev.stack import wait_healthy
 
 CODE = "enf_legal_review_rate"
 PAGES = [("总览 (月度)", "/?grain=month"), ("总览 (年度)", "/?grain=year"), ("镇街排名", f"/towns?code={CODE}"),
@@ -36,14 +37,7 @@ def cockpit_server(url: str, port: int) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the cockpit exited at start") from None
-                time.sleep(0.1)
+        wait_healthy(base + "/healthz", proc)
         yield base
     finally:
         proc.terminate()

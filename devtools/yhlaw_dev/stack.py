@@ -84,19 +84,10 @@ def simulator(settings: Settings, source: str, *, port: int | None = None, now: 
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     sim = Simulator(source, port, settings.sim_secrets["SIM_ADMIN_TOKEN"], proc, log_path)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"simulator {source} exited ({proc.returncode}); see {log_path}:\n"
-                                   + log_path.read_text()[-2000:])
-            try:
-                if requests.get(sim.url + "/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"simulator {source} did not answer on {sim.url} within 30 s; see {log_path}")
-            time.sleep(0.1)
+        try:
+            wait_healthy(sim.url + "/healthz", proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"simulator {source} {exc}; see {log_path}:\n" + log_path.read_text()[-2000:]) from None
         yield sim
     finally:
         proc.terminate()
@@ -104,6 +95,22 @@ def simulator(settings: Settings, source: str, *, port: int | None = None, now: 
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, *, seconds: float = 30) -> None:
+    """Until ``url`` answers 2xx; RuntimeError if the process exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited ({proc.returncode})")
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"did not answer on {url} within {seconds:.0f} s")
+        time.sleep(0.1)
 
 
 @contextmanager

@@ -52,7 +52,7 @@ def card(row: dict, grain: str, start: date, cover: dict[str, list[tuple]]) -> d
     yoy = None if value is None or ly is None else Decimal(value) - Decimal(ly)
     state = status.status(value, row["target"], row["meets_target"], direction, prev)
     done = completeness(code, grain, start, cover)
-    ytd_done = periods.span_completeness(date(start.year, 1, 1), periods.shift(start, grain, 1), cover.get(code, []))
+    ytd_done = periods.ytd_completeness(start, grain, cover.get(code, []))
     return {**row, "status": state, "status_label": status.STATUS_LABELS[state],
             "value_text": status.fmt(value, unit), "target_text": _target_text(row),
             "change": _float(change), "change_text": _change_text(change, unit, row["previous_value"], prev),
@@ -108,7 +108,7 @@ def trend_series(rows: list[dict], ytd_rows: list[dict], code: str, cover: dict[
         out[r["grain"]].append(_point(r["grain"], start, r, done))
     for r in ytd_rows:
         start = r["month_start"]
-        done = periods.span_completeness(date(start.year, 1, 1), periods.shift(start, "month", 1), spans)
+        done = periods.ytd_completeness(start, "month", spans)
         out["ytd"].append(_point("month", start, r, done))
     return out
 

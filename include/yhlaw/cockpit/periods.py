@@ -63,3 +63,8 @@ def span_completeness(begin: date, end: date, coverage: list[tuple[datetime | No
     if local_midnight(end) > min(last for _, last in coverage):
         return "provisional"
     return "final"
+
+
+def ytd_completeness(start: date, grain: str, coverage: list[tuple[datetime | None, datetime | None]]) -> str:
+    """Completeness of 年度累计 up to the end of the period: 1 January to that end."""
+    return span_completeness(date(start.year, 1, 1), shift(start, grain, 1), coverage)
