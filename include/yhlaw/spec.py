@@ -36,6 +36,11 @@ DOC_KEYS = ("description", "known_values")
 DEFAULT_FRESH_WITHIN_MINUTES = 375
 
 
+# Transports whose every read returns the whole dataset as it stands (not a window of changes):
+# a period before the first loaded interval is complete for them.
+SNAPSHOT_TRANSPORTS = frozenset({"ledger_file"})
+
+
 class SpecError(ValueError):
     """A spec file is malformed; the message names the file and the key."""
 
@@ -107,6 +112,11 @@ class SourceSpec:
     schedule: dict[str, Any]
     pii: tuple[str, ...]
     entities: dict[str, Entity]
+
+    @property
+    def reads(self) -> str:
+        """snapshot (every read is the whole dataset) or window (the changes in an interval)."""
+        return "snapshot" if self.transport.get("kind") in SNAPSHOT_TRANSPORTS else "window"
 
     @property
     def overlap_minutes(self) -> int:

@@ -10,7 +10,7 @@ from psycopg2 import sql
 
 from yhlaw.reference import DISTRICT_CODE
 from yhlaw.indicators.definitions import Indicator, Measure
-from yhlaw.indicators.columns import bound, column_type, ident, local_month
+from yhlaw.indicators.columns import bound, column_type, ident, local_month, month_end
 from yhlaw.indicators.months import month_params
 
 UNFILLED = "(未填)"
@@ -29,7 +29,7 @@ def measure_query(cur, m: Measure, filters: list[tuple[str, str]], months_param:
         table = ident(m.table) if relation is None else sql.SQL("({}) AS {}").format(
             relation, sql.Identifier(m.table.split(".")[1]))
         return _flow_query(cur, m, town, member_col, aggs, table, months_param, group)
-    return _stock_query(m, town, member_col, aggs, months_param, group)
+    return _stock_query(cur, m, town, member_col, aggs, months_param, group)
 
 
 def _member_column(cur, m: Measure, member: str | None) -> tuple[sql.Composable, sql.Composable]:
@@ -56,11 +56,12 @@ def _flow_query(cur, m: Measure, town: sql.Composable, member_col: sql.Composabl
         hi=bound(cur, m.table, m.period, "hi"), months=sql.Placeholder(months_param), group=group)
 
 
-def _stock_query(m: Measure, town: sql.Composable, member_col: sql.Composable, aggs: sql.Composable,
+def _stock_query(cur, m: Measure, town: sql.Composable, member_col: sql.Composable, aggs: sql.Composable,
                  months_param: str, group: sql.Composable) -> sql.Composable:
-    """A stock: records active at the month's end (always over the whole table)."""
+    """A stock: records active at the month's end (always over the whole table); the end of a
+    month is local midnight for timestamp columns."""
     start, end = m.active
-    end_excl = sql.SQL("(mm.month_start + interval '1 month')::date")
+    end_excl = month_end(cur, m.table, start, sql.SQL("mm.month_start"))
     return sql.SQL(
         """SELECT {town} AS town_code, mm.month_start, {member}{aggs}
            FROM unnest({months}::date[]) AS mm(month_start)

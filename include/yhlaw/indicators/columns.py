@@ -45,3 +45,12 @@ def bound(cur, table: str, column: str, param: str) -> sql.Composable:
     if column_type(cur, table, column).startswith("timestamp"):
         return sql.SQL("({}::timestamp AT TIME ZONE {})").format(sql.Placeholder(param), sql.Literal(DISTRICT_TZ))
     return sql.SQL("{}::date").format(sql.Placeholder(param))
+
+
+def month_end(cur, table: str, column: str, month: sql.Composable) -> sql.Composable:
+    """The end of the month starting at ``month`` (a date expression) in the column's type:
+    local midnight for a timestamp column, the next month's first day for a date."""
+    nxt = sql.SQL("({} + interval '1 month')::date").format(month)
+    if column_type(cur, table, column).startswith("timestamp"):
+        return sql.SQL("({}::timestamp AT TIME ZONE {})").format(nxt, sql.Literal(DISTRICT_TZ))
+    return nxt

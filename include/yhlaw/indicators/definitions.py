@@ -19,7 +19,9 @@ CATALOG_DIR = paths.CATALOG_DIR
 GRAINS = ("month", "quarter", "year")
 
 _REQUIRED = ("code", "name_zh", "name_en", "area", "policy", "unit", "direction", "target", "numerator",
-             "assumptions")
+             "assumptions", "caliber")
+CALIBER_KEYS = ("numerator", "denominator", "population", "coverage", "placement")
+TRENDS = {"down": "lower", "up": "higher"}   # a direction target (稳步下降 / 稳步提升) and the direction it needs
 
 
 class CatalogError(ValueError):
@@ -71,6 +73,8 @@ class Indicator:
     spec_file: str
     spec_hash: str
     references: tuple[str, ...] = field(default=())
+    caliber: dict[str, str] = field(default_factory=dict)   # 口径: numerator, denominator, population, ...
+    target_trend: str | None = None   # down / up: met when better than the same period a year earlier
 
     @property
     def measures(self) -> list[Measure]:
@@ -108,35 +112,45 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def parse_indicator(data: dict[str, Any], where: str, text: str = "") -> Indicator:
-    for key in _REQUIRED:
-        if key not in data:
-            raise CatalogError(f"{where}: missing key {key!r}")
-    params = dict(data.get("parameters") or {})
-    num = _measure(data["numerator"], f"{where}: numerator", params)
-    den = _measure(data.get("denominator"), f"{where}: denominator", params)
-    target = data["target"] or {}
+def _check(data: dict[str, Any], where: str, num: Measure, den: Measure | None) -> None:
+    """What the schema cannot say: the rules between fields."""
     if data["direction"] not in ("higher", "lower"):
         raise CatalogError(f"{where}: direction must be higher or lower")
-    grains = tuple(data.get("grains", GRAINS))
+    grains = data.get("grains", GRAINS)
     if set(grains) - set(GRAINS) or "month" not in grains:
         raise CatalogError(f"{where}: grains must include month and be among {GRAINS}")
-    levels = tuple(data.get("levels", ("town", "district")))
-    rollup = data.get("rollup", "sum")
-    if rollup not in ("sum", "snapshot"):
+    if data.get("rollup", "sum") not in ("sum", "snapshot"):
         raise CatalogError(f"{where}: rollup must be sum or snapshot")
     if num.population:
         raise CatalogError(f"{where}: population can only be a denominator")
+    trend = (data["target"] or {}).get("trend")
+    if trend is not None and TRENDS.get(trend) != data["direction"]:
+        raise CatalogError(f"{where}: target trend {trend!r} contradicts direction {data['direction']!r}")
+    if den is not None and den.population and "population" not in (data["caliber"] or {}):
+        raise CatalogError(f"{where}: a rate per resident states its population in caliber.population")
+
+
+def parse_indicator(data: dict[str, Any], where: str, text: str = "") -> Indicator:
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise CatalogError(f"{where}: missing key {missing[0]!r}")
+    params = dict(data.get("parameters") or {})
+    num = _measure(data["numerator"], f"{where}: numerator", params)
+    den = _measure(data.get("denominator"), f"{where}: denominator", params)
+    _check(data, where, num, den)
+    target, caliber = data["target"] or {}, data["caliber"] or {}
     references = tuple(data.get("references", ())) + (("core.town_population",) if den and den.population else ())
     return Indicator(
         code=data["code"], name_zh=data["name_zh"], name_en=data["name_en"], area=data["area"],
         section=data["policy"]["section"], clause=data["policy"]["clause"], unit=data["unit"],
         scale=float(data.get("scale", 1)), direction=data["direction"],
         target=None if target.get("value") is None else float(target["value"]),
-        target_source=target.get("source", "none stated"), grains=grains, levels=levels,
-        dimensions=tuple(data.get("dimensions", ("town_code",))), rollup=rollup, numerator=num, denominator=den,
-        parameters=params, assumptions=tuple(data["assumptions"]), spec_file=where,
-        spec_hash=hashlib.sha256(text.encode()).hexdigest()[:16], references=references)
+        target_source=target.get("source", "none stated"), grains=tuple(data.get("grains", GRAINS)),
+        levels=tuple(data.get("levels", ("town", "district"))),
+        dimensions=tuple(data.get("dimensions", ("town_code",))), rollup=data.get("rollup", "sum"),
+        numerator=num, denominator=den, parameters=params, assumptions=tuple(data["assumptions"]), spec_file=where,
+        spec_hash=hashlib.sha256(text.encode()).hexdigest()[:16], references=references,
+        caliber={k: caliber[k] for k in CALIBER_KEYS if k in caliber}, target_trend=target.get("trend"))
 
 
 @lru_cache(maxsize=1)
@@ -174,6 +188,12 @@ def spec_tables() -> dict[tuple[str, str], tuple[str, str, str, tuple[str, ...]]
     """(source, entity) -> (core.<table>, natural key, update-time column, provenance columns)."""
     return {(s, e.name): (f"core.{e.table}", e.natural_key, e.updated_column, tuple(e.provenance_columns))
             for s in source_names() for e in load_spec(s).entities.values()}
+
+
+def source_entities() -> list[tuple[str, str, str, str]]:
+    """(source, entity, core.<table>, reads) of every spec entity; reads: window or snapshot."""
+    return [(s, e.name, f"core.{e.table}", spec.reads) for s in source_names()
+            for spec in (load_spec(s),) for e in spec.entities.values()]
 
 
 def updated_column(table: str) -> str:

@@ -21,7 +21,9 @@ _PREAMBLE = [
     "member where the denominator is over the same table, else a share of the town's total).", "",
     "How to read a value: value = numerator / denominator x scale, NULL where the denominator is 0.",
     "Quarters, years and the district add up numerators and denominators (never average rates);",
-    "`snapshot` indicators take the last month of the period that has data.", "",
+    "`snapshot` indicators take the last month of the period that has data.",
+    "A target stated as a trend (稳步下降) is met when the value is better than the same period a year",
+    "earlier and that period's value is final (`mart.indicator_values.meets_target`; NULL = 不可比).", "",
     "| code | 指标 | area | unit | direction | target |", "|---|---|---|---|---|---|",
 ]
 
@@ -37,8 +39,20 @@ def render_docs(indicators: tuple[Indicator, ...] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_CALIBER_ZH = {"numerator": "分子", "denominator": "分母", "population": "人口", "coverage": "统计范围",
+               "placement": "归属"}
+_TREND_ZH = {"down": "稳步下降 (较上年同期下降为达标)", "up": "稳步提升 (较上年同期上升为达标)"}
+
+
+def _target(i: Indicator) -> str:
+    if i.target is not None:
+        return f"{i.target:g}"
+    return _TREND_ZH[i.target_trend] if i.target_trend else "none stated"
+
+
 def _summary_row(i: Indicator) -> str:
-    target = "—" if i.target is None else f"{i.target:g} {i.unit}"
+    target = (f"{i.target:g} {i.unit}" if i.target is not None
+              else (_TREND_ZH[i.target_trend].split(" ")[0] if i.target_trend else "—"))
     return f"| [`{i.code}`](#{i.code}) | {i.name_zh} | {i.area} | {i.unit} | {i.direction} | {target} |"
 
 
@@ -47,7 +61,7 @@ def _section(i: Indicator) -> list[str]:
     lines = ["", f"### {i.code}", "", f"**{i.name_zh}** — {i.name_en}", "",
              f"- Policy: {i.section} — “{i.clause}”",
              f"- Unit: {i.unit} (scale {i.scale:g}); {i.direction} is better",
-             f"- Target: {'none stated' if i.target is None else f'{i.target:g}'} — {i.target_source}",
+             f"- Target: {_target(i)} — {i.target_source}",
              f"- Grains: {', '.join(i.grains)}; levels: {', '.join(i.levels)}; rollup: {i.rollup}",
              f"- Dimensions: {', '.join(i.dimensions)} (breakdowns in `mart.indicator_values_by_dimension`)",
              f"- Numerator: `{describe(i.numerator)}`",
@@ -56,6 +70,7 @@ def _section(i: Indicator) -> list[str]:
     if i.parameters:
         lines.append("- Parameters: " + ", ".join(f"`{k}` = {json.dumps(v, ensure_ascii=False)}"
                                                 for k, v in i.parameters.items()))
+    lines += ["- 口径:"] + [f"  - {_CALIBER_ZH[k]}: {v}" for k, v in i.caliber.items()]
     lines += ["- Assumptions:"] + [f"  - {a}" for a in i.assumptions]
     lines.append(f"- Definition: `indicators/{i.spec_file}`")
     return lines

@@ -21,7 +21,7 @@ from yhlaw.indicators.columns import forget_column_types, ident
 from yhlaw.indicators.delta import Changes, apply_delta, delta_eligible
 from yhlaw.indicators.months import (drop_after, months_up_to_horizon, stock_horizon, stock_touched_months,
                                      touched_months)
-from yhlaw.indicators.publish import (create_staging_tables, publish, publish_breakdowns,
+from yhlaw.indicators.publish import (assess_trends, create_staging_tables, publish, publish_breakdowns,
                                       record_breakdown_periods, sync_catalog)
 from yhlaw.indicators.rollup import rollup_values
 from yhlaw.warehouse import MARTS_LOCK
@@ -281,7 +281,7 @@ def _publish(cur, refresh_id: int, reasons: dict[str, Reason]) -> tuple[int, int
     cur.execute("ANALYZE _ivd_new")
     cur.execute("ANALYZE _ivd_periods")
     written, revised = publish(cur, refresh_id, reasons)
-    return written, revised, publish_breakdowns(cur)
+    return written + assess_trends(cur), revised, publish_breakdowns(cur)
 
 
 def _record_consumed(cur, ctx: Context, outcome: Outcome, written: int, revised: int) -> None:

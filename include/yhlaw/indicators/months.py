@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg2 import sql
 
 from yhlaw.indicators.definitions import Indicator, Measure, updated_column
-from yhlaw.indicators.columns import ident, local_month
+from yhlaw.indicators.columns import ident, local_month, month_end
 from yhlaw.spec import CORE_ONLY_COLUMNS, META_COLUMNS
 
 if TYPE_CHECKING:
@@ -129,10 +129,11 @@ def stock_touched_months(cur, m: Measure, changes: Changes) -> set[date]:
         return set()
     last = max(first, stock_horizon(cur, m) or first)
 
+    month_end_ = month_end(cur, m.table, start, sql.SQL("mm.m"))
+
     def active(side: str) -> sql.Composable:   # as the stock query counts it: active at the month's end
-        return sql.SQL("coalesce({s} < (mm.m + interval '1 month')::date AND ({e} IS NULL OR "
-                       "{e} >= (mm.m + interval '1 month')::date), false)").format(
-            s=sql.Identifier(f"{side}_s"), e=sql.Identifier(f"{side}_e"))
+        return sql.SQL("coalesce({s} < {x} AND ({e} IS NULL OR {e} >= {x}), false)").format(
+            s=sql.Identifier(f"{side}_s"), e=sql.Identifier(f"{side}_e"), x=month_end_)
 
     cur.execute(sql.SQL(
         """WITH p AS (

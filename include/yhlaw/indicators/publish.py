@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from yhlaw.reference import DISTRICT_CODE
-from yhlaw.indicators.definitions import Indicator, describe
+from yhlaw.indicators.definitions import Indicator, describe, source_entities
 from yhlaw.indicators.months import period_start
 
 
@@ -34,8 +34,10 @@ def sync_catalog(cur, indicators: tuple[Indicator, ...]) -> dict[str, str | None
         cur.execute(
             """INSERT INTO mart.indicator_catalog (indicator_code, name_zh, name_en, area, policy_section, policy_clause,
                  unit, scale, direction, target, target_source, grains, levels, dimensions, numerator_sql,
-                 denominator_sql, rollup, parameters, assumptions, spec_file, spec_hash, updated_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                 denominator_sql, rollup, parameters, assumptions, spec_file, spec_hash, caliber, target_trend,
+                 updated_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                       now())
                ON CONFLICT (indicator_code) DO UPDATE SET name_zh = EXCLUDED.name_zh, name_en = EXCLUDED.name_en,
                  area = EXCLUDED.area, policy_section = EXCLUDED.policy_section,
                  policy_clause = EXCLUDED.policy_clause, unit = EXCLUDED.unit, scale = EXCLUDED.scale,
@@ -43,16 +45,67 @@ def sync_catalog(cur, indicators: tuple[Indicator, ...]) -> dict[str, str | None
                  grains = EXCLUDED.grains, levels = EXCLUDED.levels, dimensions = EXCLUDED.dimensions,
                  numerator_sql = EXCLUDED.numerator_sql, denominator_sql = EXCLUDED.denominator_sql,
                  rollup = EXCLUDED.rollup, parameters = EXCLUDED.parameters, assumptions = EXCLUDED.assumptions,
-                 spec_file = EXCLUDED.spec_file, spec_hash = EXCLUDED.spec_hash, updated_at = now()
+                 spec_file = EXCLUDED.spec_file, spec_hash = EXCLUDED.spec_hash, caliber = EXCLUDED.caliber,
+                 target_trend = EXCLUDED.target_trend, updated_at = now()
                WHERE mart.indicator_catalog.spec_hash IS DISTINCT FROM EXCLUDED.spec_hash""",
             (ind.code, ind.name_zh, ind.name_en, ind.area, ind.section, ind.clause, ind.unit, ind.scale,
              ind.direction, ind.target, ind.target_source, list(ind.grains), list(ind.levels),
              list(ind.dimensions), describe(ind.numerator), describe(den) if den else None, ind.rollup,
-             json.dumps(ind.parameters, ensure_ascii=False), list(ind.assumptions), ind.spec_file, ind.spec_hash))
+             json.dumps(ind.parameters, ensure_ascii=False), list(ind.assumptions), ind.spec_file, ind.spec_hash,
+             json.dumps(ind.caliber, ensure_ascii=False), ind.target_trend))
     gone = set(previous) - {i.code for i in indicators}
     if gone:
         cur.execute("DELETE FROM mart.indicator_catalog WHERE indicator_code = ANY(%s)", (sorted(gone),))
+    _sync_sources(cur, indicators)
     return {i.code: previous.get(i.code) for i in indicators}
+
+
+def _sync_sources(cur, indicators: tuple[Indicator, ...]) -> None:
+    """mart.source_entity from the specs and mart.indicator_source from the measures' tables
+    (the reference tables, such as the population, are not sources)."""
+    entities = source_entities()
+    cur.execute("DELETE FROM mart.indicator_source")
+    cur.execute("DELETE FROM mart.source_entity WHERE source || '/' || entity <> ALL(%s)",
+                ([f"{s}/{e}" for s, e, _, _ in entities],))
+    cur.executemany("""INSERT INTO mart.source_entity (source, entity, core_table, reads) VALUES (%s, %s, %s, %s)
+                       ON CONFLICT (source, entity) DO UPDATE SET core_table = EXCLUDED.core_table,
+                         reads = EXCLUDED.reads""", entities)
+    by_table = {table: (s, e) for s, e, table, _ in entities}
+    rows = {(i.code, *by_table[t]) for i in indicators for t in (*(m.table for m in i.measures), *i.references)
+            if t in by_table}
+    cur.executemany("INSERT INTO mart.indicator_source (indicator_code, source, entity) VALUES (%s, %s, %s)",
+                    sorted(rows))
+
+
+def assess_trends(cur) -> int:
+    """meets_target of the indicators whose target is a trend (稳步下降): better than the same
+    period a year earlier, where both values exist, neither period is partial and the earlier
+    one is final; NULL (不可比) otherwise. Recomputed over every value of those indicators, so
+    a full and an incremental refresh agree. Returns the rows changed."""
+    cur.execute(
+        """WITH assessed AS (
+               SELECT v.indicator_code, v.grain, v.period_start, v.town_code,
+                      CASE WHEN v.value IS NULL OR y.value IS NULL OR yc.completeness IS DISTINCT FROM 'final'
+                                OR vc.completeness IN ('partial', 'nodata') THEN NULL
+                           WHEN c.target_trend = 'down' THEN v.value < y.value
+                           ELSE v.value > y.value END AS meets
+               FROM mart.indicator_values v
+               JOIN mart.indicator_catalog c USING (indicator_code)
+               LEFT JOIN mart.indicator_values y
+                      ON y.indicator_code = v.indicator_code AND y.grain = v.grain AND y.town_code = v.town_code
+                     AND y.period_start = (v.period_start - interval '1 year')::date
+               LEFT JOIN mart.indicator_completeness vc
+                      ON vc.indicator_code = v.indicator_code AND vc.grain = v.grain
+                     AND vc.period_start = v.period_start
+               LEFT JOIN mart.indicator_completeness yc
+                      ON yc.indicator_code = y.indicator_code AND yc.grain = y.grain
+                     AND yc.period_start = y.period_start
+               WHERE c.target_trend IS NOT NULL)
+           UPDATE mart.indicator_values v SET meets_target = a.meets
+           FROM assessed a
+           WHERE v.indicator_code = a.indicator_code AND v.grain = a.grain AND v.period_start = a.period_start
+             AND v.town_code = a.town_code AND v.meets_target IS DISTINCT FROM a.meets""")
+    return cur.rowcount
 
 
 def record_breakdown_periods(cur, ind: Indicator, dimension: str, months: list[date]) -> None:
