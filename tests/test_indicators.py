@@ -76,50 +76,72 @@ def enforcement_cases():
 
 
 def inspections():
-    base = dict(dept_code="YH-ZHZF", result="合格")
-    return [dict(base, inspection_no="I1", town_code=A, inspected_at=t("2022-01-05 09:00"), is_non_contact=True, is_joint=False),
-            dict(base, inspection_no="I2", town_code=A, inspected_at=t("2022-01-06 09:00"), is_non_contact=False, is_joint=True),
+    base = dict(dept_code="YH-ZHZF", result="合格", is_mobile=False, is_double_random=False)
+    return [dict(base, inspection_no="I1", town_code=A, inspected_at=t("2022-01-05 09:00"), is_non_contact=True, is_joint=False,
+                 is_mobile=True, is_double_random=True),
+            dict(base, inspection_no="I2", town_code=A, inspected_at=t("2022-01-06 09:00"), is_non_contact=False, is_joint=True,
+                 is_mobile=True),
             dict(base, inspection_no="I3", town_code=A, inspected_at=t("2022-01-07 09:00"), is_non_contact=False, is_joint=False),
-            dict(base, inspection_no="I4", town_code=B, inspected_at=t("2022-02-03 09:00"), is_non_contact=True, is_joint=True)]
+            dict(base, inspection_no="I4", town_code=B, inspected_at=t("2022-02-03 09:00"), is_non_contact=True, is_joint=True,
+                 is_double_random=True)]
 
 
 def court_cases():
     return [dict(case_no="C1", town_code=A, filed_on=d("2022-01-04"), case_type="民事", procedure="一审",
-                 filing_channel="网上立案", hearing_mode="远程视频", e_dossier=True, e_payment_order=False),
+                 filing_channel="网上立案", hearing_mode="远程视频", e_dossier=True, e_payment_order=False,
+                 closed_on=d("2022-01-25"), closing_manner="调解"),
             dict(case_no="C2", town_code=A, filed_on=d("2022-01-10"), case_type="商事", procedure="一审",
-                 filing_channel="窗口立案", hearing_mode="现场", e_dossier=False, e_payment_order=True),
+                 filing_channel="窗口立案", hearing_mode="现场", e_dossier=False, e_payment_order=True,
+                 closed_on=d("2022-02-15"), closing_manner="判决"),
             dict(case_no="C3", town_code=A, filed_on=d("2022-01-20"), case_type="刑事", procedure="一审",
                  filing_channel="移动微法院", hearing_mode=None, e_dossier=True, e_payment_order=False),
             dict(case_no="C4", town_code=B, filed_on=d("2022-02-08"), case_type="行政", procedure="一审",
-                 filing_channel="跨域立案", hearing_mode="在线异步", e_dossier=True, e_payment_order=False),
+                 filing_channel="跨域立案", hearing_mode="在线异步", e_dossier=True, e_payment_order=False,
+                 closed_on=d("2022-02-20"), closing_manner="撤诉"),
             dict(case_no="C5", town_code=B, filed_on=d("2022-02-09"), case_type="民事", procedure="二审",
-                 filing_channel="窗口立案", hearing_mode=None, e_dossier=False, e_payment_order=False)]
+                 filing_channel="窗口立案", hearing_mode=None, e_dossier=False, e_payment_order=False,
+                 closed_on=d("2022-02-21"), closing_manner="撤诉")]
 
 
 def mediation_cases():
     return [dict(case_no="M1", town_code=A, accepted_on=d("2022-01-03"), closed_on=d("2022-01-15"), result="成功",
-                 case_source="诉前委派"),
+                 case_source="诉前委派", via_jiefen_code=True, judicial_confirmation=True, committee_type="村居"),
             dict(case_no="M2", town_code=A, accepted_on=d("2022-01-05"), closed_on=d("2022-02-02"), result="不成功",
-                 case_source="当事人申请"),
+                 case_source="当事人申请", via_jiefen_code=False, judicial_confirmation=False, committee_type="镇街"),
             dict(case_no="M3", town_code=B, accepted_on=d("2022-02-01"), closed_on=None, result=None,
-                 case_source="诉前委派")]
+                 case_source="诉前委派", via_jiefen_code=True, committee_type="村居"),
+            dict(case_no="M4", town_code=B, accepted_on=d("2022-02-10"), closed_on=d("2022-02-25"), result="不成功",
+                 case_source="诉前委派", via_jiefen_code=False, judicial_confirmation=False, committee_type="行业性专业性")]
 
 
 def dishonest():
-    p1, p2 = "1" * 64, "2" * 64
-    return [dict(listing_no="D1", town_code=A, party_key=p1, listed_on=d("2021-12-10"), removed_on=None),
-            dict(listing_no="D2", town_code=A, party_key=p2, listed_on=d("2022-01-15"), removed_on=d("2022-02-10")),
-            dict(listing_no="D3", town_code=B, party_key=p1, listed_on=d("2022-02-20"), removed_on=None)]
+    p1, p2, o1 = "1" * 64, "2" * 64, "3" * 64
+    person = dict(party_type="person")
+    return [dict(person, listing_no="D1", town_code=A, party_key=p1, listed_on=d("2021-12-10"), removed_on=None),
+            dict(person, listing_no="D2", town_code=A, party_key=p2, listed_on=d("2022-01-15"), removed_on=d("2022-02-10")),
+            dict(person, listing_no="D3", town_code=B, party_key=p1, listed_on=d("2022-02-20"), removed_on=None),
+            # D4: a company: not in the per-resident rate, counted in gov_dishonest_org_count.
+            dict(listing_no="D4", town_code=A, party_type="org", party_key=o1, listed_on=d("2022-01-10"),
+                 removed_on=None)]
 
 
 def petitions():
+    # The deadline (conclude_due_on) is the acceptance's local date + 60 days.
     return [dict(petition_no="P1", town_code=A, registered_at=t("2022-01-05 09:00"), kind="初信初访",
-                 concluded_at=t("2022-01-20 09:00"), concluded_in_time=True),
+                 accepted_at=t("2022-01-06 09:00"), accepted_in_time=True,            # due 03-07
+                 concluded_at=t("2022-01-20 09:00"), concluded_in_time=True, agent_handled=True, satisfaction="满意"),
             dict(petition_no="P2", town_code=A, registered_at=t("2022-01-06 09:00"), kind="重复",
-                 concluded_at=t("2022-01-21 09:00"), concluded_in_time=True),
+                 accepted_at=t("2022-01-07 09:00"), accepted_in_time=True,
+                 concluded_at=t("2022-01-21 09:00"), concluded_in_time=True, agent_handled=False, satisfaction="不满意"),
             dict(petition_no="P3", town_code=A, registered_at=t("2022-01-07 09:00"), kind="初信初访",
-                 concluded_at=t("2022-03-01 09:00"), concluded_in_time=False),
-            dict(petition_no="P4", town_code=B, registered_at=t("2022-02-03 09:00"), kind="初信初访")]
+                 accepted_at=t("2022-01-25 09:00"), accepted_in_time=False,           # due 03-26, concluded late
+                 concluded_at=t("2022-03-28 09:00"), concluded_in_time=False, agent_handled=False, satisfaction="未评价"),
+            dict(petition_no="P4", town_code=B, registered_at=t("2022-02-03 09:00"), kind="初信初访",
+                 accepted_at=t("2022-02-04 09:00"), accepted_in_time=True,            # due 04-05, open
+                 agent_handled=True, is_backlog=True),
+            # P5: registered in November 2021, accepted Nov 2 (due 2022-01-01), still open: late in January.
+            dict(petition_no="P5", town_code=B, registered_at=t("2021-11-01 09:00"), kind="初信初访",
+                 accepted_at=t("2021-11-02 09:00"), accepted_in_time=True, agent_handled=False, is_backlog=True)]
 
 
 def legal_services():
@@ -127,13 +149,13 @@ def legal_services():
         names = ("accepted_at", "reviewed_at", "handled_at", "concluded_at")
         return {names[i]: t(f"{day} {10 + i}:00") for i in range(n)}
     return [dict(stages("2022-01-04"), service_no="L1", town_code=A, service_type="法律咨询", channel="实体平台",
-                 fully_online=False, one_visit=True, same_day=True),
+                 fully_online=False, one_visit=True, same_day=True, satisfaction="满意"),
             dict(stages("2022-01-05"), service_no="L2", town_code=A, service_type="公证", channel="网络平台",
-                 fully_online=True, one_visit=True, same_day=False, reviewed_at=None),
+                 fully_online=True, one_visit=True, same_day=False, reviewed_at=None, satisfaction="不满意"),
             dict(stages("2022-02-07", 1), service_no="L3", town_code=B, service_type="司法鉴定", channel="实体平台",
                  fully_online=False, one_visit=False, same_day=False),
             dict(stages("2022-02-08"), service_no="L4", town_code=B, service_type="法律援助", channel="12348热线",
-                 fully_online=False, one_visit=True, same_day=False)]
+                 fully_online=False, one_visit=True, same_day=False, satisfaction="基本满意")]
 
 
 def staffing():
@@ -167,22 +189,22 @@ class Deliveries:
         self.n = 0
 
     def deliver(self, source: str, entity_name: str, rows: list[dict], interval_start: datetime,
-                updated_at: datetime | None = None) -> str:
+                updated_at: datetime | None = None, interval_end: datetime | None = None) -> str:
         """One batch: raw + audit rows, validated rows into staging, then store.merge."""
         entity = load_spec(source).entities[entity_name]
         self.n += 1
         batch_id = f"test.{source}.{entity_name}.{self.n}"
         updated_at = updated_at or interval_start + timedelta(hours=1)
+        interval_end = interval_end or interval_start + timedelta(days=1)
         cols = ["batch_id", *entity.columns, "record_hash"]
         with transaction(self.url) as conn, conn.cursor() as cur:
             cur.execute("""INSERT INTO raw.batch (batch_id, source, entity, interval_start, interval_end, query_since,
                                                   record_count, content_sha256)
                            VALUES (%s, %s, %s, %s, %s, %s, %s, 'test')""",
-                        (batch_id, source, entity_name, interval_start, interval_start + timedelta(days=1),
-                         interval_start, len(rows)))
+                        (batch_id, source, entity_name, interval_start, interval_end, interval_start, len(rows)))
             cur.execute("""INSERT INTO audit.batch (batch_id, source, entity, interval_start, interval_end, status, received)
                            VALUES (%s, %s, %s, %s, %s, 'validated', %s)""",
-                        (batch_id, source, entity_name, interval_start, interval_start + timedelta(days=1), len(rows)))
+                        (batch_id, source, entity_name, interval_start, interval_end, len(rows)))
             for r in rows:
                 values = {"batch_id": batch_id, "record_hash": f"h{self.n}", "source_updated_at": updated_at,
                           "source_file": "test.csv", "delivered_at": updated_at, **r}
@@ -273,6 +295,12 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("enf_joint_inspection_share", "month", JAN, A, 1, 3)
     rate("enf_joint_inspection_share", "month", FEB, B, 1, 1)
     rate("enf_joint_inspection_share", "year", Y22, DISTRICT, 2, 4)
+    # 掌上执法 on inspections (I1, I2 mobile), 双随机 (I1, I4).
+    rate("enf_mobile_inspection_rate", "month", JAN, A, 2, 3)
+    rate("enf_mobile_inspection_rate", "month", FEB, B, 0, 1)
+    rate("enf_mobile_inspection_rate", "quarter", Q1, DISTRICT, 2, 4)
+    rate("enf_double_random_share", "month", JAN, A, 1, 3)
+    rate("enf_double_random_share", "quarter", Q1, DISTRICT, 2, 4)
     # 公正司法 -- Jan A = C1 (民一审, 网上, 远程), C2 (商一审, 窗口, 现场, 支付令), C3 (刑, 微法院);
     # Feb B = C4 (行政一审, 跨域, 在线异步), C5 (民二审, 窗口).
     rate("court_online_filing_rate", "month", JAN, A, 2, 3)
@@ -288,6 +316,12 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("court_mobile_micro_court_share", "month", JAN, A, 1, 3)
     rate("court_mobile_micro_court_share", "month", FEB, B, 0, 2)
     rate("court_mobile_micro_court_share", "quarter", Q1, DISTRICT, 1, 5)
+    # 调撤率 by closing month, 民商事一审 only: C1 调解 (Jan A), C2 判决 (Feb A); C4 行政 and C5 二审
+    # 撤诉 do not count.
+    rate("court_mediation_withdrawal_rate", "month", JAN, A, 1, 1)
+    rate("court_mediation_withdrawal_rate", "month", FEB, A, 0, 1)
+    rate("court_mediation_withdrawal_rate", "month", FEB, B, 0, 0)
+    rate("court_mediation_withdrawal_rate", "quarter", Q1, DISTRICT, 1, 2)
     # 全民守法 -- Jan A = L1 (咨询, 实体, 完整), L2 (公证, 网络, 网上, 缺审查); Feb B = L3 (鉴定, 实体,
     # 未办结), L4 (援助, 热线, 完整).
     rate("ls_channel_share_physical", "month", JAN, A, 1, 2)
@@ -306,21 +340,50 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("ls_one_visit_rate", "quarter", Q1, DISTRICT, 3, 4)
     rate("ls_same_day_rate", "month", FEB, B, 0, 2)
     rate("ls_same_day_rate", "quarter", Q1, DISTRICT, 1, 4)
-    # 基层治理 -- petitions: Jan A = P1 (初, 按期), P2 (重复), P3 (初, 超期); Feb B = P4 (初, 未结).
+    # Satisfaction of the concluded and evaluated: L1 满意, L2 不满意 (Jan A), L4 基本满意 (Feb B); L3 open.
+    rate("ls_satisfaction_rate", "month", JAN, A, 1, 2)
+    rate("ls_satisfaction_rate", "month", FEB, B, 1, 1)
+    rate("ls_satisfaction_rate", "quarter", Q1, DISTRICT, 2, 3)
+    # 法律援助 per 10,000 residents: L4 (Feb B).
+    rate("ls_legal_aid_per_10k", "month", FEB, B, 1, pop(2022, B), 10000)
+    rate("ls_legal_aid_per_10k", "month", JAN, A, 0, pop(2022, A), 10000)
+    rate("ls_legal_aid_per_10k", "quarter", Q1, DISTRICT, 1, pop(2022), 10000)
+    # 基层治理 -- petitions: Jan A = P1 (初, 按期), P2 (重复), P3 (初, 超期); Feb B = P4 (初, 未结);
+    # Nov 2021 B = P5 (初, 未结, 积案).
     E[("gov_petition_volume", "month", JAN, A)] = (3, None, 3)
     E[("gov_petition_volume", "month", JAN, C)] = (0, None, 0)        # a count: no petitions is 0
     E[("gov_petition_volume", "month", FEB, DISTRICT)] = (1, None, 1)
     E[("gov_petition_volume", "quarter", Q1, DISTRICT)] = (4, None, 4)
-    rate("gov_first_petition_in_time_rate", "month", JAN, A, 1, 2)
-    rate("gov_first_petition_in_time_rate", "month", FEB, B, 0, 0)
-    rate("gov_first_petition_in_time_rate", "quarter", Q1, DISTRICT, 1, 2)
-    # 万人成讼率: 民/商/行政 一审 = C1, C2 (Jan A), C4 (Feb B); population of 2022.
+    # 初信初访按期办结率 by the month the deadline falls in: P5 due 01-01 still open (late, Jan B);
+    # P1 due 03-07 in time, P3 due 03-26 late (Mar A); P4 due 04-05 open (Apr B). Open and late is late.
+    rate("gov_first_petition_in_time_rate", "month", JAN, B, 0, 1)
+    rate("gov_first_petition_in_time_rate", "month", MAR, A, 1, 2)
+    rate("gov_first_petition_in_time_rate", "month", date(2022, 4, 1), B, 0, 1)
+    rate("gov_first_petition_in_time_rate", "quarter", Q1, DISTRICT, 1, 3)
+    # 信访代办 (P1, P4) and 及时受理 (all but P3) by registration; satisfaction by conclusion among the
+    # evaluated (P1 满意, P2 不满意; P3 未评价 is not counted).
+    rate("gov_petition_agent_rate", "month", JAN, A, 1, 3)
+    rate("gov_petition_agent_rate", "month", FEB, B, 1, 1)
+    rate("gov_petition_agent_rate", "quarter", Q1, DISTRICT, 2, 4)
+    rate("gov_petition_accept_in_time_rate", "month", JAN, A, 2, 3)
+    rate("gov_petition_accept_in_time_rate", "month", date(2021, 11, 1), B, 1, 1)
+    rate("gov_petition_accept_in_time_rate", "quarter", Q1, DISTRICT, 3, 4)
+    rate("gov_petition_satisfaction_rate", "month", JAN, A, 1, 2)
+    rate("gov_petition_satisfaction_rate", "month", MAR, A, 0, 0)
+    rate("gov_petition_satisfaction_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # 积案 open at month end: P5 (B, from Nov 2021), P4 (B, from Feb); A has none.
+    E[("gov_petition_backlog", "month", date(2021, 11, 1), B)] = (1, None, 1)
+    E[("gov_petition_backlog", "month", JAN, B)] = (1, None, 1)
+    E[("gov_petition_backlog", "month", FEB, B)] = (2, None, 2)
+    E[("gov_petition_backlog", "month", FEB, A)] = (0, None, 0)
+    E[("gov_petition_backlog", "quarter", Q1, DISTRICT)] = (2, None, 2)       # end of quarter on file: Feb
+    # 万人成讼率: 民/商 一审 = C1, C2 (Jan A); C4 is 行政 (a parameter away), C5 二审; population of 2022.
     rate("gov_litigation_per_10k", "month", JAN, A, 2, pop(2022, A), 10000)
     rate("gov_litigation_per_10k", "month", JAN, C, 0, pop(2022, C), 10000)   # 0 cases: 0, not NULL
     rate("gov_litigation_per_10k", "month", JAN, DISTRICT, 2, pop(2022), 10000)
-    rate("gov_litigation_per_10k", "quarter", Q1, B, 1, pop(2022, B), 10000)  # population once, not x3
-    rate("gov_litigation_per_10k", "quarter", Q1, DISTRICT, 3, pop(2022), 10000)
-    rate("gov_litigation_per_10k", "year", Y22, DISTRICT, 3, pop(2022), 10000)
+    rate("gov_litigation_per_10k", "quarter", Q1, B, 0, pop(2022, B), 10000)  # population once, not x3
+    rate("gov_litigation_per_10k", "quarter", Q1, DISTRICT, 2, pop(2022), 10000)
+    rate("gov_litigation_per_10k", "year", Y22, DISTRICT, 2, pop(2022), 10000)
     # 万人失信率 (active at month end): D1 A from 2021-12-10; D2 A 2022-01-15..02-10; D3 B from
     # 2022-02-20 (the same person as D1: counted once per town).
     rate("gov_dishonest_per_10k", "month", DEC21, A, 1, pop(2021, A), 10000)
@@ -330,19 +393,36 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("gov_dishonest_per_10k", "month", FEB, C, 0, pop(2022, C), 10000)
     rate("gov_dishonest_per_10k", "quarter", Q1, DISTRICT, 2, pop(2022), 10000)  # end of quarter (Feb, last month on file)
     rate("gov_dishonest_per_10k", "year", date(2021, 1, 1), A, 1, pop(2021, A), 10000)
-    # Mediation: M1 success closed Jan A; M2 failed closed Feb A; M3 open.
+    # Companies (D4, A, from Jan 10) are counted apart, in 家.
+    E[("gov_dishonest_org_count", "month", DEC21, A)] = (0, None, 0)
+    E[("gov_dishonest_org_count", "month", JAN, A)] = (1, None, 1)
+    E[("gov_dishonest_org_count", "month", FEB, B)] = (0, None, 0)
+    E[("gov_dishonest_org_count", "quarter", Q1, DISTRICT)] = (1, None, 1)
+    # Mediation: M1 success closed Jan A; M2 failed closed Feb A; M4 (诉前委派) failed closed Feb B; M3 open.
     rate("gov_mediation_success_rate", "month", JAN, A, 1, 1)
     rate("gov_mediation_success_rate", "month", FEB, A, 0, 1)
-    rate("gov_mediation_success_rate", "quarter", Q1, DISTRICT, 1, 2)
-    # 诉前委派 (M1 Jan A, M3 Feb B) per civil/commercial first-instance filings (C1, C2 Jan A).
-    rate("gov_prelitigation_mediation_share", "month", JAN, A, 1, 2)
-    rate("gov_prelitigation_mediation_share", "month", FEB, B, 1, 0)          # 1 / 0 -> NULL, never an error
-    rate("gov_prelitigation_mediation_share", "quarter", Q1, DISTRICT, 2, 2)
+    rate("gov_mediation_success_rate", "quarter", Q1, DISTRICT, 1, 3)
+    # 诉前委派调解成功率 of the referred cases closed: M1 (Jan A) succeeded, M4 (Feb B) failed.
+    rate("gov_prelitigation_mediation_success_rate", "month", JAN, A, 1, 1)
+    rate("gov_prelitigation_mediation_success_rate", "month", FEB, B, 0, 1)
+    rate("gov_prelitigation_mediation_success_rate", "month", FEB, A, 0, 0)   # M2 is not a referral
+    rate("gov_prelitigation_mediation_success_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # 解纷码 by acceptance (M1 Jan A; M3 Feb B); 司法确认 of the successful (M1).
+    rate("gov_dispute_code_usage_rate", "month", JAN, A, 1, 2)
+    rate("gov_dispute_code_usage_rate", "month", FEB, B, 1, 2)
+    rate("gov_dispute_code_usage_rate", "quarter", Q1, DISTRICT, 2, 4)
+    rate("gov_judicial_confirmation_rate", "month", JAN, A, 1, 1)
+    rate("gov_judicial_confirmation_rate", "month", FEB, B, 0, 0)
+    rate("gov_judicial_confirmation_rate", "quarter", Q1, DISTRICT, 1, 1)
     # 执法力量 (district only, March ledgers): ZHZF 100/90/4/50, SCJG 50/40/3/5.
     rate("staff_legal_reviewer_ratio", "month", MAR, DISTRICT, 7, 130)       # 5.3846 >= 5
     rate("staff_legal_reviewer_ratio", "quarter", Q1, DISTRICT, 7, 130)
     rate("staff_fill_rate", "year", Y22, DISTRICT, 130, 150)                 # 86.6667 >= 85
     rate("staff_town_deployment_rate", "quarter", Q1, DISTRICT, 50, 90)      # 综合执法 only: 55.5556
+    # The 5% floor per department: ZHZF 4/90 = 4.4% fails, SCJG 3/40 = 7.5% passes -> 1 of 2, although
+    # the district's 5.38% passes.
+    rate("staff_legal_reviewer_dept_attainment", "month", MAR, DISTRICT, 1, 2)
+    rate("staff_legal_reviewer_dept_attainment", "quarter", Q1, DISTRICT, 1, 2)
     # 法治宣传阵地: A 10/10, B 15/20; other towns have no ledger row -> NULL.
     rate("pub_site_coverage_rate", "month", MAR, A, 10, 10)
     rate("pub_site_coverage_rate", "month", MAR, B, 15, 20)
@@ -360,6 +440,13 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     assert vals[("pub_site_coverage_rate", "month", MAR, B)][3:] == (Decimal(100), False)
     assert vals[("pub_site_coverage_rate", "month", MAR, C)][3:] == (Decimal(100), None)   # no value: unknown
     assert vals[("enf_online_handling_rate", "month", JAN, A)][3:] == (None, None)
+    assert vals[("staff_legal_reviewer_dept_attainment", "month", MAR, DISTRICT)][3:] == (Decimal(100), False)
+    assert vals[("gov_petition_backlog", "month", FEB, A)][3:] == (Decimal(0), True)      # 无信访积案
+    assert vals[("gov_petition_backlog", "month", FEB, B)][3:] == (Decimal(0), False)
+    # No deadline falls in February: no month of the indicator, not a 0 or a NULL rate.
+    assert ("gov_first_petition_in_time_rate", "month", FEB, B) not in vals
+    # A trend target (稳步下降) is not comparable here: no final period a year earlier.
+    assert vals[("gov_petition_volume", "month", JAN, A)][3:] == (None, None)
 
     # Grid: every town-level indicator has all 12 镇街 plus the district for every period it has.
     by_period: dict[tuple, set] = {}
@@ -408,11 +495,51 @@ def test_breakdowns_by_the_declared_dimensions(world):
     # The policy's 5% is per department: ZHZF 4/90 misses it, SCJG 3/40 meets it.
     check(("staff_legal_reviewer_ratio", "dept_code", "YH-ZHZF", "month", MAR, DISTRICT), 4, 90, 4 / 90 * 100, False)
     check(("staff_legal_reviewer_ratio", "dept_code", "YH-SCJG", "quarter", Q1, DISTRICT), 3, 40, 7.5, True)
+    # ... and which departments fail: attained 100, not attained 0.
+    check(("staff_legal_reviewer_dept_attainment", "dept_code", "YH-ZHZF", "month", MAR, DISTRICT), 0, 1, 0, False)
+    check(("staff_legal_reviewer_dept_attainment", "dept_code", "YH-SCJG", "month", MAR, DISTRICT), 1, 1, 100, True)
     # Only combinations with records: no row for a department in a town it has no cases in.
     assert ("enf_online_handling_rate", "dept_code", "YH-SCJG", "month", JAN, A) not in vals
     # Every declared dimension has rows, and nothing else does.
     declared = {(c.code, d) for c in ind.catalog() for d in ind.breakdown_dimensions(c)}
     assert {k[:2] for k in vals} == declared
+
+
+def test_trend_target_is_met_against_a_final_year_earlier(world):
+    """稳步下降: met where the value is below the same period a year earlier and that period is
+    final; a period before the first loaded interval is partial, and no comparison is made."""
+    url, deliveries, _ = world
+
+    def completeness(period, code="gov_petition_volume"):
+        with transaction(url) as conn, conn.cursor() as cur:
+            cur.execute("""SELECT completeness, final_since IS NOT NULL FROM mart.indicator_completeness
+                           WHERE indicator_code = %s AND grain = 'month' AND period_start = %s""", (code, period))
+            return cur.fetchone()
+
+    # Loaded so far: one daily batch (2022-03-02): January holds only what changed that day.
+    assert completeness(JAN) == ("partial", False)
+    # April (a deadline month) starts after the first loaded interval and ends after the last one.
+    assert completeness(date(2022, 4, 1), "gov_first_petition_in_time_rate") == ("provisional", False)
+    # A backfill of 2021-01-01 .. 2022-03-02 (reaching the daily batch: no gap): P6 (Jan 2021, A),
+    # P7 and P8 (Feb 2021, B).
+    rows = [dict(petition_no="P6", town_code=A, registered_at=t("2021-01-10 09:00"), kind="重复"),
+            dict(petition_no="P7", town_code=B, registered_at=t("2021-02-05 09:00"), kind="重复"),
+            dict(petition_no="P8", town_code=B, registered_at=t("2021-02-06 09:00"), kind="重复")]
+    deliveries.deliver("petitions", "petition", rows, t("2021-01-01 00:00"), interval_end=t("2022-03-02 00:00"))
+    with transaction(url) as conn:
+        ind.refresh(conn, trigger="test backfill")
+    assert completeness(JAN) == ("final", True)
+    assert completeness(date(2021, 1, 1)) == ("final", True)
+    vals = values(url)
+
+    def meets(grain, period, town):
+        return vals[("gov_petition_volume", grain, period, town)][4]
+
+    assert meets("month", JAN, A) is False          # 3 against 1
+    assert meets("month", FEB, B) is True           # 1 against 2
+    assert meets("month", FEB, DISTRICT) is True    # 1 against 2
+    assert meets("month", JAN, C) is False          # 0 against 0 is no decrease
+    assert meets("month", date(2021, 1, 1), A) is None   # nothing a year before 2021
 
 
 def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
@@ -449,7 +576,8 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
         # A stock recomputes only the months in which the record's membership changed.
         assert touched["gov_dishonest_per_10k"] == ["2022-01", "2022-02"]
         # The flows by their records' contributions (delta maintenance), not by recomputing months.
-        stock_months = len(touched["gov_dishonest_per_10k"])
+        stocks = {c.code for c in ind.catalog() if any(m.active for m in c.measures)}
+        stock_months = sum(len(v) for k, v in touched.items() if k in stocks)
         assert result["delta_months"] == result["months"] - stock_months > 0
         assert "gov_petition_volume" not in touched and "ls_one_visit_rate" not in touched
         # The old published values are kept, with when and why.
@@ -465,11 +593,10 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
                          AND indicator_code NOT IN ('enf_online_handling_rate', 'court_online_filing_rate',
                            'court_e_payment_order_rate', 'court_e_dossier_rate', 'court_remote_hearing_rate',
                            'court_mobile_micro_court_share', 'gov_litigation_per_10k',
-                           'gov_prelitigation_mediation_share', 'gov_dishonest_per_10k')""", (result["refresh_id"],))
+                           'gov_dishonest_per_10k')""", (result["refresh_id"],))
         assert cur.fetchone()[0] == 0
     changed = {k for k in after if after[k] != before.get(k)}
-    assert changed and all(k[0].startswith(("enf_online", "court_", "gov_litigation", "gov_prelitigation",
-                                            "gov_dishonest"))
+    assert changed and all(k[0].startswith(("enf_online", "court_", "gov_litigation", "gov_dishonest"))
                            for k in changed), sorted(changed)[:5]
 
     # Nothing new: a refresh writes nothing.
@@ -535,7 +662,22 @@ def test_catalog_is_complete_and_documented():
         assert c.clause and c.section and c.assumptions, c.code
     stated = {c.code: c.target for c in cat if c.target is not None}
     assert stated == {"staff_legal_reviewer_ratio": 5, "staff_fill_rate": 85, "staff_town_deployment_rate": 50,
-                      "pub_site_coverage_rate": 100}
+                      "pub_site_coverage_rate": 100, "staff_legal_reviewer_dept_attainment": 100,
+                      "gov_petition_backlog": 0}
+    # The seed's “稳步下降” (信访量、万人成讼率、万人失信率) is a trend target, assessed year on year.
+    assert {c.code for c in cat if c.target_trend == "down"} >= {
+        "gov_petition_volume", "gov_litigation_per_10k", "gov_dishonest_per_10k"}
+    for c in cat:
+        assert {"numerator", "denominator", "placement", "coverage"} <= set(c.caliber), c.code
+        if c.denominator is not None and c.denominator.population:
+            assert "population" in c.caliber, c.code
+    # docs/policy-coverage.md maps the seed's clauses to indicators: every code it links is in the
+    # catalog, and every indicator answers some clause there.
+    import re
+    coverage = (PROJECT_ROOT / "docs" / "policy-coverage.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\[`([a-z][a-z0-9_]*)`\]\(indicators\.md#\1\)", coverage))
+    assert linked and linked <= {c.code for c in cat}, linked - {c.code for c in cat}
+    assert {c.code for c in cat} <= linked, {c.code for c in cat} - linked
     # docs/indicators.md is generated from the catalog and is up to date.
     assert (PROJECT_ROOT / "docs" / "indicators.md").read_text(encoding="utf-8") == render_docs(cat), \
         "docs/indicators.md is stale: run `python -m yhlaw indicators --docs`"
