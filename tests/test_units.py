@@ -30,6 +30,9 @@ def resolver() -> TownResolver:
     ("余杭镇", "330110013000", "current"),        # old name
     ("330110001000", "330110001000", "moved_out"),  # 临平街道, 临平区 since 2021
     ("塘栖镇", "330110102000", "moved_out"),
+    ("330113002000", "330110002000", "moved_out"),  # 南苑街道 under 临平区's own code (330113…)
+    ("330113100", "330110102000", "moved_out"),     # 塘栖镇, 9 digits
+    ("330113999000", None, "unknown"),
     ("330110999000", None, "unknown"),
     ("", None, "missing"),
     (None, None, "missing"),

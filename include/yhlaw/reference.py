@@ -39,6 +39,9 @@ def town_aliases(rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
         candidates = [(code, "code12"), (code[:9], "code9"), (r["town_name"], "name"),
                       (r["short_name"], "short_name")]
         candidates += [(n, "old_name") for n in r["old_names"].split(";") if n]
+        # The codes a unit has had since it moved (临平区's 330113… from 2021): the same unit.
+        for later in (c for c in (r.get("later_codes") or "").split(";") if c):
+            candidates += [(later, "code12"), (later[:9], "code9")]
         for alias, kind in candidates:
             alias = "".join(alias.split())
             if alias in aliases and aliases[alias][0] != code:
