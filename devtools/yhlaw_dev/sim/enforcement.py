@@ -119,6 +119,16 @@ def _finish(truth_key: str, states: list[tuple[datetime, dict]], plan: DirtPlan,
     return finish_record(truth_key, states, plan, apply, correction_index, created, MAX_LAG_DAYS)
 
 
+# An offline case's 送达 or 执行 is sometimes done on paper and never time-stamped in the system:
+# the case closes without 全流程自动留痕. From its own stream, so the other draws do not move.
+ON_PAPER_SHARE = 0.3
+
+
+def _stage_on_paper(seed: int, case_no: str, d: date) -> str | None:
+    rng = rng_for(seed, "on-paper", case_no, d)
+    return rng.choice(("送达", "执行")) if rng.random() < ON_PAPER_SHARE else None
+
+
 def _correction_time(rng: random.Random, last: datetime, created: date) -> datetime | None:
     return correction_time(rng, last, created, MAX_LAG_DAYS)
 
@@ -208,8 +218,10 @@ class CaseGenerator:
         if plan < 0.10:
             return states
         t = _at(mid_day + timedelta(days=rng.randint(2, 30)), rng, 9, 14)
+        on_paper = None if flags["fullyOnline"] else _stage_on_paper(self.seed, base["caseNo"], d)
         for name in ("送达", "执行", "结案"):
-            stages.append((name, t))
+            if name != on_paper:
+                stages.append((name, t))
             t = _later(t, rng, 30, 150)
         states.append(state("已结案", amount))
         return states
