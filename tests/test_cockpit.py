@@ -224,6 +224,10 @@ def test_indicator_trend_breakdowns_and_definition(cockpit, world, page):
     assert page.locator("#trend svg path").count() >= 2
     assert page.locator("table.breakdown[data-dimension='dept_code'] tbody tr").count() >= 1
     assert "法制审核" in page.locator("dl.defn").inner_text()
+    # The 口径 as the catalog states it: every key of the definition's caliber, word for word.
+    caliber = {c.code: c.caliber for c in catalog()}[code]
+    shown_caliber = {dd.get_attribute("data-key"): dd.inner_text() for dd in page.query_selector_all("dd.caliber")}
+    assert shown_caliber == caliber
     page.click("#trend-tabs button[data-series='ytd']")
     assert page.locator("#trend-tabs button.on").get_attribute("data-series") == "ytd"
 
