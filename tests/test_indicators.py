@@ -524,7 +524,10 @@ def test_trend_target_is_met_against_a_final_year_earlier(world):
     # P7 and P8 (Feb 2021, B).
     rows = [dict(petition_no="P6", town_code=A, registered_at=t("2021-01-10 09:00"), kind="重复"),
             dict(petition_no="P7", town_code=B, registered_at=t("2021-02-05 09:00"), kind="重复"),
-            dict(petition_no="P8", town_code=B, registered_at=t("2021-02-06 09:00"), kind="重复")]
+            dict(petition_no="P8", town_code=B, registered_at=t("2021-02-06 09:00"), kind="重复"),
+            # P9: 临平街道 before it moved to 临平区 (2021-04-09): the old district's history, in core,
+            # counted nowhere (not in the district's total, no row of its own).
+            dict(petition_no="P9", town_code="330110001000", registered_at=t("2021-02-07 09:00"), kind="重复")]
     deliveries.deliver("petitions", "petition", rows, t("2021-01-01 00:00"), interval_end=t("2022-03-02 00:00"))
     with transaction(url) as conn:
         ind.refresh(conn, trigger="test backfill")
@@ -535,6 +538,8 @@ def test_trend_target_is_met_against_a_final_year_earlier(world):
     def meets(grain, period, town):
         return vals[("gov_petition_volume", grain, period, town)][4]
 
+    assert v(vals, "gov_petition_volume", "month", date(2021, 2, 1), DISTRICT) == (2, None, 2)   # P7, P8: not P9
+    assert not any(k[3] == "330110001000" for k in vals)
     assert meets("month", JAN, A) is False          # 3 against 1
     assert meets("month", FEB, B) is True           # 1 against 2
     assert meets("month", FEB, DISTRICT) is True    # 1 against 2

@@ -395,8 +395,29 @@ def type_batch(cur, entity: Entity, batch_id: str, ctx: Context, *, chunk_rows: 
             cur.execute(sql.SQL("DELETE FROM pg_temp.{} WHERE seq = ANY(%s)").format(typed), (chunk["seq"].tolist(),))
             store.copy_frame(cur, sql.SQL("pg_temp.{}").format(typed), columns, frame)
     _flag_conflicts(cur, entity, batch_id)
+    _date_former_towns(cur, entity)
     cur.execute(sql.SQL("ANALYZE pg_temp.{}").format(typed))   # no autovacuum for temporary tables
     return {"records": total, "typed_in_sql": total - slow, "typed_in_python": slow}
+
+
+def _date_former_towns(cur, entity: Entity) -> None:
+    """A 镇街 that has left the district (core.dim_town.left_on) is the old district's history in
+    a record dated before it left: status ``former`` (loaded; the marts count only current 镇街)
+    instead of ``moved_out`` (quarantined as town_out_of_district). Dated by ``entity.dated_by``
+    (a local date for a timestamp); an undated entity or record keeps ``moved_out``."""
+    if entity.dated_by is None:
+        return
+    dated = next(f for f in entity.fields if f.name == entity.dated_by)
+    day = sql.SQL("(t.{} AT TIME ZONE {})::date").format(sql.Identifier(dated.name), sql.Literal(LOCAL_ZONE)) \
+        if dated.type in ("timestamp", "stage_time") else sql.SQL("t.{}").format(sql.Identifier(dated.name))
+    for f in town_fields(entity):
+        status = sql.Identifier(f"_{f.name}_status")
+        cur.execute(sql.SQL(
+            """UPDATE pg_temp.{typed} t SET {status} = 'former'
+               FROM core.dim_town d
+               WHERE t.{status} = 'moved_out' AND d.town_code = t.{town} AND d.left_on IS NOT NULL
+                 AND {day} < d.left_on""").format(
+            typed=typed_table(entity), status=status, town=sql.Identifier(f.name), day=day))
 
 
 def _flag_conflicts(cur, entity: Entity, batch_id: str) -> None:

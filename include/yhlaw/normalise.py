@@ -24,7 +24,8 @@ field (``HELPER_COLUMNS`` maps each to the quarantine reason its suite rule uses
   that lost characters to U+FFFD in an earlier wrong decode (see ``looks_mojibake``).
 
 Also ``_<town col>_status`` ('current' | 'moved_out' | 'unknown' | 'missing';
-``TOWN_STATUS_REASONS`` maps the last three to their quarantine reasons), and the
+``TOWN_STATUS_REASONS`` maps the last three to their quarantine reasons; ``conform`` turns
+'moved_out' into 'former' where the record is dated before the 镇街 left), and the
 raw-batch flags ``_duplicate`` and ``_conflict`` supplied by the caller.
 """
 

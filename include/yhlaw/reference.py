@@ -77,11 +77,13 @@ def load_reference(conn) -> dict[str, int]:
     with conn.cursor() as cur:
         for r in rows:
             cur.execute(
-                """INSERT INTO core.dim_town (town_code, town_name, town_kind, in_district, note)
-                   VALUES (%s, %s, %s, %s, %s)
+                """INSERT INTO core.dim_town (town_code, town_name, town_kind, in_district, note, left_on)
+                   VALUES (%s, %s, %s, %s, %s, %s)
                    ON CONFLICT (town_code) DO UPDATE SET town_name = EXCLUDED.town_name,
-                     town_kind = EXCLUDED.town_kind, in_district = EXCLUDED.in_district, note = EXCLUDED.note""",
-                (r["town_code"], r["town_name"], r["town_kind"], r["in_district"] == "true", r["note"] or None),
+                     town_kind = EXCLUDED.town_kind, in_district = EXCLUDED.in_district, note = EXCLUDED.note,
+                     left_on = EXCLUDED.left_on""",
+                (r["town_code"], r["town_name"], r["town_kind"], r["in_district"] == "true", r["note"] or None,
+                 r.get("left_on") or None),
             )
         cur.execute("DELETE FROM core.town_alias")
         aliases = town_aliases(rows)

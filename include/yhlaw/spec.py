@@ -73,6 +73,7 @@ class Entity:
     fields: tuple[Field, ...]
     unmapped: tuple[str, ...] = ()
     batch_checks: dict[str, Any] = field(default_factory=dict)
+    dated_by: str | None = None    # column dating what the record is about (see the schema)
 
     @property
     def columns(self) -> list[str]:
@@ -162,9 +163,11 @@ def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
             fields=tuple(fields),
             unmapped=tuple(e.get("unmapped", ())),
             batch_checks=dict(e.get("batch_checks", {})),
+            dated_by=e.get("dated_by"),
         )
-        if entity.natural_key not in entity.columns:
-            raise SpecError(f"{ewhere}: natural_key {entity.natural_key!r} is not a field")
+        for column in (entity.natural_key, entity.dated_by or entity.natural_key):
+            if column not in entity.columns:
+                raise SpecError(f"{ewhere}: {column!r} (natural_key or dated_by) is not a field")
         entity.updated_column  # raises if the update time is not mapped
         entities[ename] = entity
     return SourceSpec(

@@ -50,7 +50,7 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
-    TOWN_PICK,
+    pick_town,
     TOWNS,
     DailyCollection,
     DirtPlan,
@@ -214,7 +214,7 @@ class CaseGenerator:
             case_type = CASE_TYPES.pick(rng)
             procedure = "执行" if case_type == "执行" else ("二审" if rng.random() < 0.05 else "一审")
             cause = rng.choice(CAUSES[case_type])
-            party, town, referral = self.pool.pick(rng, P_PERSON[case_type]), TOWN_PICK.pick(rng).code, ""
+            party, town, referral = self.pool.pick(rng, P_PERSON[case_type]), pick_town(rng, d).code, ""
             if case_type in ("民事", "商事") and procedure == "一审" and pending:
                 r = pending.pop(0)
                 case_type, cause, party, town, referral = r.case_type, r.cause, dict(r.applicant), r.town, r.number
@@ -275,7 +275,7 @@ class CaseGenerator:
             if rng.random() < 0.85:
                 close(hearing + timedelta(days=rng.choice((0, 0, rng.randint(1, 30)))))
 
-        plan = draw_plan(self.dirt, drng, RECORD_DIRT, CASE_VARIANTS)
+        plan = draw_plan(self.dirt, drng, RECORD_DIRT, CASE_VARIANTS, day=d)
         if plan.has("impossible_date") and plan.variant == "close_before_file" and not states[-1][1]["结案日期"]:
             plan.variant = "far_future"
         keyless = plan.has("missing_required") and plan.variant == "key"
@@ -329,7 +329,7 @@ class DishonestGenerator:
             states = [(listed_at, dict(base))]
             if removed:
                 states.append((removed_at, {**base, "移除日期": removed_at.date().isoformat()}))
-            plan = draw_plan(self.dirt, drng, RECORD_DIRT, DISHONEST_VARIANTS)
+            plan = draw_plan(self.dirt, drng, RECORD_DIRT, DISHONEST_VARIANTS, day=d)
             if plan.has("impossible_date") and plan.variant == "remove_before_list" and not removed:
                 plan.variant = "far_future"
             keyless = plan.has("missing_required") and plan.variant == "key"

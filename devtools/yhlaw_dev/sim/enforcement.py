@@ -21,6 +21,7 @@ from .framework import (  # noqa: F401  (towns and parties re-exported for calle
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_PICK,
+    pick_town,
     TOWNS,
     UNKNOWN_TOWN_CODES,
     DailyCollection,
@@ -108,9 +109,9 @@ RESULT_PICK = Weighted(INSPECTION_RESULTS, INSPECTION_RESULT_WEIGHTS)
 # helpers shared by both entities
 
 
-def _draw_plan(profile: DirtProfile, rng: random.Random, allowed: Sequence[str],
+def _draw_plan(profile: DirtProfile, rng: random.Random, allowed: Sequence[str], day: date,
                variants: dict[str, Sequence[str]]) -> DirtPlan:
-    return draw_plan(profile, rng, allowed, variants, EXCLUSIVE_DIRT)
+    return draw_plan(profile, rng, allowed, variants, EXCLUSIVE_DIRT, day=day)
 
 
 def _finish(truth_key: str, states: list[tuple[datetime, dict]], plan: DirtPlan,
@@ -159,7 +160,7 @@ class CaseGenerator:
         case_no = f"{dept.case_prefix}〔{d.year}〕{d.timetuple().tm_yday:03d}{i:03d}号"
         base = {
             "caseNo": case_no, "deptCode": dept.code, "deptName": dept.name,
-            "townCode": TOWN_PICK.pick(rng).code, "causeName": rng.choice(dept.causes),
+            "townCode": pick_town(rng, d).code, "causeName": rng.choice(dept.causes),
             "caseSource": CASE_SOURCE_PICK.pick(rng),
         }
         flags = {"fullyOnline": rng.random() < 0.9, "mobileHandled": rng.random() < 0.6}
@@ -168,7 +169,7 @@ class CaseGenerator:
         party = self.parties.pick(rng, p_person=0.45)
         states = self._lifecycle(rng, d, base, flags, needs_review, amount, party, dept)
 
-        plan = _draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), CASE_VARIANTS)
+        plan = _draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), d, CASE_VARIANTS)
         if plan.has("impossible_date") and plan.variant == "close_before_open" and len(states) < 3:
             plan.variant = "far_future"  # open cases have no 结案 to misdate
         correction = None
@@ -310,7 +311,7 @@ class InspectionGenerator:
         inspected_at = _at(d, rng, 8.5, 17.5)
         payload = {
             "inspectionNo": inspection_no, "deptCode": dept.code, "deptName": dept.name,
-            "townCode": TOWN_PICK.pick(rng).code, "inspectedAt": to_iso(inspected_at),
+            "townCode": pick_town(rng, d).code, "inspectedAt": to_iso(inspected_at),
             "objectName": party["name"], "party": party,
             "isMobile": rng.random() < 0.7, "isNonContact": rng.random() < 0.15,
             "isJoint": rng.random() < 0.25, "isDoubleRandom": rng.random() < 0.4,
@@ -318,7 +319,7 @@ class InspectionGenerator:
         }
         states = [(_later(inspected_at, rng, 10, 600), payload)]
 
-        plan = _draw_plan(self.dirt, drng, INSPECTION_DIRT_KINDS, INSPECTION_VARIANTS)
+        plan = _draw_plan(self.dirt, drng, INSPECTION_DIRT_KINDS, d, INSPECTION_VARIANTS)
         correction = self._correct(drng, states, plan, d) if plan.has("late_correction") else None
         keyless = plan.has("missing_required") and plan.variant == "key"
         truth_key = f"<null>#{inspection_no}" if keyless else inspection_no

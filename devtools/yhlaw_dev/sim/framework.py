@@ -407,6 +407,19 @@ TOWNS = (
     Town("330110112000", "百丈镇", 2),
     Town("330110113000", "黄湖镇", 2),
 )
+# Before 2021-04-09 (临平区成立) the district had twenty 镇街: these eight moved to 临平区, about as
+# many residents as the twelve that stayed (七普: 1,175,841 against 1,226,673).
+SPLIT_DAY = date(2021, 4, 9)
+FORMER_TOWNS = (
+    Town("330110001000", "临平街道", 14),
+    Town("330110002000", "南苑街道", 12),
+    Town("330110003000", "东湖街道", 12),
+    Town("330110004000", "星桥街道", 10),
+    Town("330110006000", "乔司街道", 12),
+    Town("330110007000", "运河街道", 6),
+    Town("330110008000", "崇贤街道", 8),
+    Town("330110102000", "塘栖镇", 10),
+)
 UNKNOWN_TOWN_CODES = ("330110999000", "330199001000", "330110200000")
 PRE2021_TOWN_CODES = (
     "330110001000", "330110002000", "330110003000", "330110004000",
@@ -416,7 +429,7 @@ PRE2021_TOWN_CODES = (
 
 def town_unit(code: str) -> str:
     """The town government's name (街道办事处 / 镇人民政府) for a valid code."""
-    town = next(t for t in TOWNS if t.code == code)
+    town = town_by_code(code)
     return f"余杭区{town.name}办事处" if town.name.endswith("街道") else f"余杭区{town.name}人民政府"
 
 
@@ -431,6 +444,17 @@ class Weighted:
 
 
 TOWN_PICK = Weighted(TOWNS, [t.weight for t in TOWNS])
+OLD_DISTRICT_PICK = Weighted(TOWNS + FORMER_TOWNS, [t.weight for t in TOWNS + FORMER_TOWNS])
+
+
+def pick_town(rng: random.Random, d: date) -> Town:
+    """The 镇街 a record about day ``d`` is in: one of the old district's twenty before the split,
+    of the twelve after (the same draws as ever after it)."""
+    return (TOWN_PICK if d >= SPLIT_DAY else OLD_DISTRICT_PICK).pick(rng)
+
+
+def town_by_code(code: str) -> Town:
+    return next(t for t in TOWNS + FORMER_TOWNS if t.code == code)
 
 # -------------------------------------------------------------- shared dirt
 
@@ -552,7 +576,7 @@ def daily_count(rng: random.Random, d: date, per_day: int) -> int:
 
 def town_value(code: str, form: str) -> str:
     """Render a valid town in a non-canonical but normalisable form."""
-    town = next(t for t in TOWNS if t.code == code)
+    town = town_by_code(code)
     return {"name": town.name, "short": town.short, "code9": code[:9]}[form]
 
 
@@ -592,10 +616,14 @@ def apply_town_dirt(payload: dict, plan: DirtPlan) -> list[str]:
 
 
 def draw_plan(profile: DirtProfile, rng: random.Random, allowed: Sequence[str],
-              variants: Mapping[str, Sequence[str]], exclusive: Sequence[str] = EXCLUSIVE_DIRT) -> DirtPlan:
+              variants: Mapping[str, Sequence[str]], exclusive: Sequence[str] = EXCLUSIVE_DIRT,
+              day: date | None = None) -> DirtPlan:
     """Draw a record's dirt kinds (restricted to ``allowed``) and, for the
-    kinds in ``variants``, which variant; town dirt also gets its value."""
+    kinds in ``variants``, which variant; town dirt also gets its value. Before the split
+    (``day``) a 临平 code is valid, so that dirt is an unknown code instead."""
     kinds = [k for k in profile.draw(rng, exclusive) if k in allowed]
+    if day is not None and day < SPLIT_DAY:
+        kinds = ["unknown_town" if k == "pre2021_town" else k for k in kinds]
     plan = DirtPlan(kinds)
     for kind in kinds:
         if kind in variants:
@@ -727,5 +755,5 @@ def referrals(seed: int, d: date) -> tuple[Referral, ...]:
         if respondent["idNo"] == applicant["idNo"]:
             respondent = pool.pick(rng, 0.5)
         out.append(Referral(f"({d.year}){COURT_CODE}民诉前调{first + i}号", d, cause, case_type, dispute,
-                            applicant, respondent, TOWN_PICK.pick(rng).code, rng.choice((0, 0, 1, 1, 2))))
+                            applicant, respondent, pick_town(rng, d).code, rng.choice((0, 0, 1, 1, 2))))
     return tuple(out)

@@ -32,7 +32,8 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
-    TOWN_PICK,
+    pick_town,
+    town_by_code,
     TOWNS,
     DailyCollection,
     DirtPlan,
@@ -96,7 +97,7 @@ class ServicePlan(DirtPlan):
 
 
 def _unit(kind: str, channel: str, town_code: str, rng: random.Random) -> str:
-    town = next(t for t in TOWNS if t.code == town_code)
+    town = town_by_code(town_code)
     if kind == "法律咨询":
         return {"12348热线": "杭州市余杭区12348公共法律服务热线", "网络平台": "浙江法律服务网（余杭区）",
                 }.get(channel, f"余杭区{town.name}公共法律服务工作站")
@@ -129,7 +130,7 @@ class ServiceGenerator:
         kind = TYPE_PICK.pick(rng)
         channel = kind.channels.pick(rng)
         service_no = f"GF{d:%Y%m%d}{i:05d}"
-        town = TOWN_PICK.pick(rng).code
+        town = pick_town(rng, d).code
         online = channel != "实体平台"
         fully_online = {"法律咨询": online, "法律援助": channel == "网络平台" and rng.random() < 0.5,
                         "司法鉴定": False, "公证": channel == "网络平台"}[kind.name]
@@ -142,7 +143,7 @@ class ServiceGenerator:
         unit = _unit(kind.name, channel, town, rng)
         states = self._lifecycle(rng, d, kind.name, same_day, online, base, town, applicant, unit)
 
-        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS)
+        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS, day=d)
         plan = ServicePlan(plan.kinds, plan.variant, plan.value, shuffle_seed=drng.randrange(2**32))
         if plan.has("impossible_date") and plan.variant == "stage_before_accept" and \
                 len(states[-1][1]["stages"]) < 2:

@@ -38,7 +38,8 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
-    TOWN_PICK,
+    pick_town,
+    town_by_code,
     TOWNS,
     DailyCollection,
     DirtPlan,
@@ -134,7 +135,7 @@ class MediationGenerator:
             kind = COMMITTEE_TYPES.pick(rng)
             if kind == "行业性专业性" and dispute not in TRADE_COMMITTEES:
                 kind = "镇街"
-            town = TOWN_PICK.pick(rng)
+            town = pick_town(rng, d)
             a = self.parties.pick(rng, 0.92)
             b = self.parties.pick(rng, 0.35 if dispute in ("合同", "物业", "劳动争议", "医患") else 0.9)
             out.append(self.record(d, i, rng, drng, dispute, kind, town.code, SOURCES_PICK.pick(rng), "", a, b))
@@ -147,7 +148,7 @@ class MediationGenerator:
     def record(self, d: date, i: int, rng: random.Random, drng: random.Random, dispute: str, kind: str,
                town: str, origin: str, referral: str, a: dict, b: dict) -> VersionedRecord:
         ajbh = f"YHTJ{d:%Y%m%d}{i:05d}"
-        town_name = next(t for t in TOWNS if t.code == town).name
+        town_name = town_by_code(town).name
         name = {"村居": f"{rng.choice(VILLAGES)}{'社区' if town_name.endswith('街道') and rng.random() < 0.5 else '村'}"
                       f"人民调解委员会",
                 "镇街": f"{town_name}人民调解委员会"}.get(kind) or TRADE_COMMITTEES[dispute]
@@ -169,7 +170,7 @@ class MediationGenerator:
                                                        "tjjg": "成功" if success else "不成功",
                                                        "xyje": str(amount) if amount is not None else None,
                                                        "sfsfqr": confirmed}))
-        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS)
+        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS, day=d)
         last = states[-1][1]
         if plan.has("impossible_date") and plan.variant == "close_before_accept" and last["jarq"] is None:
             plan.variant = "far_future"

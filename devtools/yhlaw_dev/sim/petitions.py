@@ -23,7 +23,7 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
-    TOWN_PICK,
+    pick_town,
     TOWNS,
     DailyCollection,
     DirtPlan,
@@ -107,7 +107,7 @@ class PetitionGenerator:
             return cached
         rng = rng_for(self.seed, "petition-origin", d, i)
         repeat, lookback, pick = rng.random() < P_REPEAT, rng.randint(7, 90), rng.random()
-        result = (self.parties.pick(rng, p_person=1.0), CATEGORY_PICK.pick(rng), TOWN_PICK.pick(rng).code, False)
+        result = (self.parties.pick(rng, p_person=1.0), CATEGORY_PICK.pick(rng), pick_town(rng, d).code, False)
         if repeat:
             earlier = d - timedelta(days=lookback)
             n = self.count(earlier)
@@ -132,7 +132,7 @@ class PetitionGenerator:
         backlog = rng.random() < P_BACKLOG
         states = self._lifecycle(rng, d, base, backlog, party)
 
-        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS)
+        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS, day=d)
         last = states[-1][1]
         if plan.has("impossible_date") and (
                 (plan.variant == "accept_before_register" and last["acceptedAt"] is None)
