@@ -61,15 +61,17 @@ def test_period_labels_and_arithmetic():
     assert periods.year_before(date(2022, 3, 1)) == date(2021, 3, 1)
 
 
-def test_completeness_from_what_the_sources_loaded():
-    cover = [(local("2022-03-01 00:00"), local("2022-04-01 00:00")), (local("2022-02-28 06:00"), local("2022-03-31 06:00"))]
-    assert periods.completeness("month", date(2022, 2, 1), cover) == "partial"       # before the first load
-    assert periods.completeness("month", date(2022, 3, 1), cover) == "provisional"   # one source not to 04-01
-    cover[1] = (local("2022-02-28 06:00"), local("2022-04-01 06:00"))
-    assert periods.completeness("month", date(2022, 3, 1), cover) == "final"
-    assert periods.completeness("quarter", date(2022, 1, 1), cover) == "partial"
-    assert periods.completeness("month", date(2022, 3, 1), [(None, None)]) == "nodata"
-    assert periods.span_completeness(date(2022, 1, 1), date(2022, 4, 1), cover) == "partial"   # 年度累计
+def test_a_span_is_as_complete_as_its_least_complete_month():
+    cover = pages.coverage([
+        {"indicator_code": "x", "grain": "month", "period_start": date(2022, m, 1), "completeness": c}
+        for m, c in ((1, "final"), (2, "provisional"), (3, "final"))])
+    assert pages.completeness("x", "month", date(2022, 2, 1), cover) == "provisional"
+    assert pages.completeness("x", "month", date(2022, 4, 1), cover) == "nodata"      # no value that month
+    assert pages.ytd_completeness("x", "month", date(2022, 1, 1), cover) == "final"   # 年度累计 to January
+    assert pages.ytd_completeness("x", "month", date(2022, 3, 1), cover) == "provisional"
+    assert pages.ytd_completeness("x", "quarter", date(2022, 1, 1), cover) == "provisional"
+    assert periods.least_complete(["final", "future", "partial"]) == "partial"
+    assert periods.least_complete([]) == "nodata"
 
 
 def _row(**over):
@@ -80,12 +82,14 @@ def _row(**over):
 
 
 def test_a_card_does_not_compare_with_a_period_that_is_not_complete():
-    cover = {"x": [(local("2022-03-01 00:00"), local("2022-05-01 00:00"))]}
+    marks = {date(2022, 2, 1): "partial", date(2022, 3, 1): "final", date(2022, 4, 1): "final"}
+    cover = pages.coverage([{"indicator_code": "x", "grain": "month", "period_start": p, "completeness": c}
+                            for p, c in marks.items()])
     card = pages.card(_row(), "month", date(2022, 4, 1), cover)
     assert (card["status"], card["change"], card["change_dir"]) == ("amber", 10.0, "better")
     assert card["completeness"] == "final"
-    assert card["yoy"] is None and card["yoy_text"].startswith("不可比")     # 2021-04: before the first load
-    assert card["ytd_partial"] is True
+    assert card["yoy"] is None and card["yoy_text"].startswith("不可比")     # 2021-04: not published
+    assert card["ytd_partial"] is True                                       # February is partial
     early = pages.card(_row(), "month", date(2022, 3, 1), cover)
     assert early["change"] is None and early["change_text"].startswith("不可比")   # February is partial
 

@@ -512,14 +512,19 @@ def test_trend_target_is_met_against_a_final_year_earlier(world):
 
     def completeness(period, code="gov_petition_volume"):
         with transaction(url) as conn, conn.cursor() as cur:
-            cur.execute("""SELECT completeness, final_since IS NOT NULL FROM mart.indicator_completeness
+            cur.execute("""SELECT completeness, final_since IS NOT NULL FROM mart.indicator_period_status
                            WHERE indicator_code = %s AND grain = 'month' AND period_start = %s""", (code, period))
             return cur.fetchone()
 
     # Loaded so far: one daily batch (2022-03-02): January holds only what changed that day.
     assert completeness(JAN) == ("partial", False)
-    # April (a deadline month) starts after the first loaded interval and ends after the last one.
-    assert completeness(date(2022, 4, 1), "gov_first_petition_in_time_rate") == ("provisional", False)
+    # March (deadlines in it) has not loaded to its end; April starts after all that has loaded.
+    assert completeness(MAR, "gov_first_petition_in_time_rate") == ("partial", False)
+    assert completeness(date(2022, 4, 1), "gov_first_petition_in_time_rate") == ("future", False)
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM mart.indicator_values_published WHERE indicator_code = 'gov_petition_volume'
+                       AND period_start < %s""", (MAR,))
+        assert cur.fetchone()[0] == 0, "nothing is published for a period the pipeline has not fully read"
     # A backfill of 2021-01-01 .. 2022-03-02 (reaching the daily batch: no gap): P6 (Jan 2021, A),
     # P7 and P8 (Feb 2021, B).
     rows = [dict(petition_no="P6", town_code=A, registered_at=t("2021-01-10 09:00"), kind="重复"),

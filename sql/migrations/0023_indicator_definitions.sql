@@ -63,43 +63,35 @@ COMMENT ON VIEW mart.source_gap IS '装载缺口: 某实体已装载区间之间
 COMMENT ON COLUMN mart.source_gap.gap_start IS '缺口开始 (此前已装载到的时间)';
 COMMENT ON COLUMN mart.source_gap.gap_end IS '缺口结束 (下一个已装载区间的开始)';
 
--- How complete each published value is, from what the entities it reads have loaded.
-CREATE VIEW mart.indicator_completeness AS
-WITH periods AS (
-    SELECT DISTINCT indicator_code, grain, period_start,
-           (period_start::timestamp AT TIME ZONE 'Asia/Shanghai') AS starts,
-           ((period_start + CASE grain WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
-                                       ELSE interval '1 year' END)::timestamp AT TIME ZONE 'Asia/Shanghai') AS ends
-    FROM mart.indicator_values
-), per_entity AS (
-    SELECT p.indicator_code, p.grain, p.period_start, p.ends, s.source, s.entity,
-           f.first_loaded_interval_start IS NULL AS never_loaded,
-           se.reads = 'window' AND (f.first_loaded_interval_start > p.starts
-               OR EXISTS (SELECT 1 FROM mart.source_gap g WHERE g.source = s.source AND g.entity = s.entity
-                            AND g.gap_start < p.ends AND g.gap_end > p.starts)) AS partial,
-           f.last_loaded_interval_end AS loaded_to,
-           (SELECT min(b.finished_at) FROM audit.batch b
-            WHERE b.source = s.source AND b.entity = s.entity AND b.status = 'loaded' AND b.interval_end >= p.ends)
-               AS covered_at
-    FROM periods p
-    JOIN mart.indicator_source s USING (indicator_code)
-    JOIN mart.source_entity se USING (source, entity)
-    LEFT JOIN mart.source_freshness f USING (source, entity)
-)
-SELECT indicator_code, grain, period_start,
-       CASE WHEN bool_or(never_loaded) THEN 'nodata'
-            WHEN bool_or(partial) THEN 'partial'
-            WHEN bool_or(loaded_to < ends) THEN 'provisional'
-            ELSE 'final' END AS completeness,
-       CASE WHEN NOT bool_or(never_loaded) AND NOT bool_or(partial) AND NOT bool_or(loaded_to < ends)
-            THEN max(covered_at) END AS final_since,
-       min(loaded_to) AS loaded_to,
-       array_agg(source || '/' || entity ORDER BY source, entity) FILTER (WHERE loaded_to < ends OR partial)
-           AS incomplete_entities
-FROM per_entity
-GROUP BY indicator_code, grain, period_start;
-COMMENT ON VIEW mart.indicator_completeness IS '完整性: 每个指标、粒度、期间的值有多完整 (final 终值 / provisional 初步数 / partial 不完整 / nodata 无数据), 及自何时起为终值';
-COMMENT ON COLUMN mart.indicator_completeness.completeness IS 'final = 所读实体均已装载到期末; provisional = 有实体未装载到期末 (初步数, 还会增长); partial = 期间早于按窗口读取的实体的首个装载区间或含装载缺口 (只含后来变更的记录, 不可比); nodata = 有实体从未装载';
-COMMENT ON COLUMN mart.indicator_completeness.final_since IS '成为终值的时间: 最后一个所读实体首次装载到期末的时间 (之后的更正记入 mart.indicator_value_revision)';
-COMMENT ON COLUMN mart.indicator_completeness.loaded_to IS '所读实体中装载得最少的那个已装载到的时间';
-COMMENT ON COLUMN mart.indicator_completeness.incomplete_entities IS '尚未装载到期末或不完整的来源实体 (source/entity)';
+-- How complete each value is, from what the entities it reads have loaded: written by every
+-- refresh for every period in mart.indicator_values (yhlaw.indicators.completeness).
+CREATE TABLE mart.indicator_period_status (
+    indicator_code       text NOT NULL REFERENCES mart.indicator_catalog ON DELETE CASCADE,
+    grain                text NOT NULL CHECK (grain IN ('month', 'quarter', 'year')),
+    period_start         date NOT NULL,
+    completeness         text NOT NULL CHECK (completeness IN ('final', 'provisional', 'partial', 'future', 'nodata')),
+    final_since          timestamptz,
+    loaded_to            timestamptz,
+    incomplete_entities  text[],
+    checked_at           timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (indicator_code, grain, period_start)
+);
+COMMENT ON TABLE mart.indicator_period_status IS '完整性: 每个指标、粒度、期间的值有多完整, 自何时起为终值 (每次指标计算更新); 已发布 = final 或 provisional';
+COMMENT ON COLUMN mart.indicator_period_status.indicator_code IS '指标代码';
+COMMENT ON COLUMN mart.indicator_period_status.grain IS '粒度: month / quarter / year';
+COMMENT ON COLUMN mart.indicator_period_status.period_start IS '期间第一天';
+COMMENT ON COLUMN mart.indicator_period_status.completeness IS 'final 终值 = 所读实体均已装载到期末; provisional 初步数 = 有实体未装载到期末 (还会增长); partial 不完整 = 期间早于按窗口读取的实体的首个装载区间或含装载缺口 (只含后来变更的记录, 不可比); future = 期间在已装载的时间之后 (如台账中日期在运行时点之后的行); nodata = 有实体从未装载';
+COMMENT ON COLUMN mart.indicator_period_status.final_since IS '自此为终值: 首次判定为 final 的指标计算时间 (之后的迟到更正记入 mart.indicator_value_revision)';
+COMMENT ON COLUMN mart.indicator_period_status.loaded_to IS '所读实体中装载得最少的那个已装载到的时间';
+COMMENT ON COLUMN mart.indicator_period_status.incomplete_entities IS '使该期不是终值的来源实体 (source/entity)';
+COMMENT ON COLUMN mart.indicator_period_status.checked_at IS '最近一次判定的时间';
+
+-- What is published: the values of periods that are final or provisional, with how complete.
+CREATE VIEW mart.indicator_values_published AS
+SELECT v.*, s.completeness, s.final_since
+FROM mart.indicator_values v
+JOIN mart.indicator_period_status s USING (indicator_code, grain, period_start)
+WHERE s.completeness IN ('final', 'provisional');
+COMMENT ON VIEW mart.indicator_values_published IS '已发布的指标值: 终值与初步数 (不含不完整、未来与无数据的期间), 附完整性与成为终值的时间';
+COMMENT ON COLUMN mart.indicator_values_published.completeness IS 'final 终值 / provisional 初步数';
+COMMENT ON COLUMN mart.indicator_values_published.final_since IS '自此为终值 (初步数为空)';

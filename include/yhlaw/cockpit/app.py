@@ -123,7 +123,7 @@ def _overview_routes(app: FastAPI, mart: Mart) -> None:
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request):
         ctx = Context(mart, request)
-        cover = pages.coverage(queries.freshness(mart))
+        cover = pages.coverage(queries.period_status(mart))
         rows = queries.overview(mart, ctx.grain, ctx.start, ctx.town) if ctx.start else []
         cards = [pages.card(r, ctx.grain, ctx.start, cover) for r in rows]
         ytd = queries.ytd_at(mart, ctx.start, ctx.town) if ctx.start and ctx.grain == "month" else {}
@@ -148,7 +148,7 @@ def _indicator_routes(app: FastAPI, mart: Mart) -> None:
     def indicator(request: Request, code: str):
         ctx = Context(mart, request)
         ind = _indicator(mart, code)
-        cover = pages.coverage(queries.freshness(mart))
+        cover = pages.coverage(queries.period_status(mart))
         series = pages.trend_series(queries.trend(mart, code, ctx.town), queries.ytd(mart, code, ctx.town),
                                     code, cover)
         groups = pages.breakdown_groups(queries.breakdowns(mart, code, ctx.grain, ctx.start, ctx.town)) \

@@ -8,8 +8,6 @@ from decimal import Decimal
 from functools import lru_cache
 
 from yhlaw.cockpit import periods, status
-from yhlaw.indicators import catalog
-from yhlaw.indicators.definitions import spec_tables
 from yhlaw.reasons import registry
 from yhlaw.spec import load_spec, source_names
 
@@ -23,26 +21,28 @@ def _float(x):
     return None if x is None else float(x)
 
 
-def entities_by_indicator() -> dict[str, set[tuple[str, str]]]:
-    """indicator code -> the (source, entity) pairs whose core tables its measures read."""
-    by_table = {table: key for key, (table, *_rest) in spec_tables().items()}
-    return {i.code: {by_table[m.table] for m in i.measures if m.table in by_table} for i in catalog()}
+Cover = dict[tuple[str, str, date], str]   # (indicator, grain, period start) -> completeness
 
 
-def coverage(freshness_rows: list[dict]) -> dict[str, list[tuple]]:
-    """indicator code -> [(start of the unbroken run of loaded intervals, last loaded interval end)]
-    of its entities."""
-    loaded = {(r["source"], r["entity"]): (r["contiguous_from"], r["last_loaded_interval_end"])
-              for r in freshness_rows}
-    return {code: [loaded.get(e, (None, None)) for e in sorted(ents)]
-            for code, ents in entities_by_indicator().items()}
+def coverage(status_rows: list[dict]) -> Cover:
+    """How complete each period of each indicator is, as the marts say
+    (``mart.indicator_period_status``, written by every refresh)."""
+    return {(r["indicator_code"], r["grain"], r["period_start"]): r["completeness"] for r in status_rows}
 
 
-def completeness(code: str, grain: str, start: date, cover: dict[str, list[tuple]]) -> str:
-    return periods.completeness(grain, start, cover.get(code, []))
+def completeness(code: str, grain: str, start: date, cover: Cover) -> str:
+    return cover.get((code, grain, start), "nodata")
 
 
-def card(row: dict, grain: str, start: date, cover: dict[str, list[tuple]]) -> dict:
+def ytd_completeness(code: str, grain: str, start: date, cover: Cover) -> str:
+    """年度累计 to the end of the period: the least complete month from January on (months without
+    a value of the indicator have nothing to be complete about)."""
+    end = periods.shift(start, grain, 1)
+    months = [s for (c, g, s) in cover if c == code and g == "month" and s.year == start.year and s < end]
+    return periods.least_complete(cover[(code, "month", m)] for m in months) if months else "nodata"
+
+
+def card(row: dict, grain: str, start: date, cover: Cover) -> dict:
     """One indicator of the overview: value, status, changes on last period and last year (none
     against a period that is 不完整: it holds only the records that changed after it)."""
     code, value, unit, direction = row["indicator_code"], row["value"], row["unit"], row["direction"]
@@ -52,7 +52,7 @@ def card(row: dict, grain: str, start: date, cover: dict[str, list[tuple]]) -> d
     yoy = None if value is None or ly is None else Decimal(value) - Decimal(ly)
     state = status.status(value, row["target"], row["meets_target"], direction, prev)
     done = completeness(code, grain, start, cover)
-    ytd_done = periods.ytd_completeness(start, grain, cover.get(code, []))
+    ytd_done = ytd_completeness(code, grain, start, cover)
     return {**row, "status": state, "status_label": status.STATUS_LABELS[state],
             "value_text": status.fmt(value, unit), "target_text": _target_text(row),
             "change": _float(change), "change_text": _change_text(change, unit, row["previous_value"], prev),
@@ -63,8 +63,9 @@ def card(row: dict, grain: str, start: date, cover: dict[str, list[tuple]]) -> d
             "ytd_partial": ytd_done == "partial"}
 
 
-def _comparable(value, code: str, grain: str, start: date, cover: dict[str, list[tuple]]):
-    return None if completeness(code, grain, start, cover) == "partial" else value
+def _comparable(value, code: str, grain: str, start: date, cover: Cover):
+    """A value to compare with: only a published one (final or provisional)."""
+    return value if completeness(code, grain, start, cover) in periods.PUBLISHED else None
 
 
 def _change_text(change, unit: str, published, compared) -> str:
@@ -97,19 +98,16 @@ def tiles(ranking_rows: list[dict], unit: str) -> list[dict]:
     return out
 
 
-def trend_series(rows: list[dict], ytd_rows: list[dict], code: str, cover: dict[str, list[tuple]]) -> dict:
+def trend_series(rows: list[dict], ytd_rows: list[dict], code: str, cover: Cover) -> dict:
     """grain -> [{period, label, value, numerator, denominator, completeness}], plus 'ytd'
     (年度累计 by month, complete only if the whole year so far is)."""
     out: dict[str, list[dict]] = {g: [] for g in (*periods.GRAINS, "ytd")}
-    spans = cover.get(code, [])
     for r in rows:
         start = r["period_start"]
-        done = periods.completeness(r["grain"], start, spans)
-        out[r["grain"]].append(_point(r["grain"], start, r, done))
+        out[r["grain"]].append(_point(r["grain"], start, r, completeness(code, r["grain"], start, cover)))
     for r in ytd_rows:
         start = r["month_start"]
-        done = periods.ytd_completeness(start, "month", spans)
-        out["ytd"].append(_point("month", start, r, done))
+        out["ytd"].append(_point("month", start, r, ytd_completeness(code, "month", start, cover)))
     return out
 
 

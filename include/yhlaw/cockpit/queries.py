@@ -82,6 +82,10 @@ def revisions(mart: Mart, code: str, town: str, limit: int = 50) -> list[dict]:
                      {"code": code, "town": town, "limit": limit})
 
 
+def period_status(mart: Mart) -> list[dict]:
+    return mart.rows("SELECT indicator_code, grain, period_start, completeness FROM mart.indicator_period_status")
+
+
 def freshness(mart: Mart) -> list[dict]:
     return mart.rows("SELECT * FROM mart.source_freshness ORDER BY source, entity")
 

@@ -74,7 +74,7 @@ def town_summary(cards: list[dict], ranking_rows: list[dict]) -> list[dict]:
 
 def context(mart: Mart, month: date) -> dict:
     freshness = queries.freshness(mart)
-    cover = pages.coverage(freshness)
+    cover = pages.coverage(queries.period_status(mart))
     cards = [pages.card(r, "month", month, cover) for r in queries.overview(mart, "month", month)]
     lagging = lagging_sources(freshness, month)
     return {"month": month, "label": periods.label("month", month), "cards": cards,

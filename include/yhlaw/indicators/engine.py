@@ -16,6 +16,7 @@ from typing import Any
 from psycopg2 import sql
 
 from yhlaw.indicators.atoms import compute_atoms
+from yhlaw.indicators.completeness import record_completeness
 from yhlaw.indicators.definitions import Indicator, Measure, breakdown_dimensions, catalog, spec_tables
 from yhlaw.indicators.columns import forget_column_types, ident
 from yhlaw.indicators.delta import Changes, apply_delta, delta_eligible
@@ -281,6 +282,7 @@ def _publish(cur, refresh_id: int, reasons: dict[str, Reason]) -> tuple[int, int
     cur.execute("ANALYZE _ivd_new")
     cur.execute("ANALYZE _ivd_periods")
     written, revised = publish(cur, refresh_id, reasons)
+    record_completeness(cur)
     return written + assess_trends(cur), revised, publish_breakdowns(cur)
 
 

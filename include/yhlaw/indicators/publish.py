@@ -86,7 +86,7 @@ def assess_trends(cur) -> int:
         """WITH assessed AS (
                SELECT v.indicator_code, v.grain, v.period_start, v.town_code,
                       CASE WHEN v.value IS NULL OR y.value IS NULL OR yc.completeness IS DISTINCT FROM 'final'
-                                OR vc.completeness IN ('partial', 'nodata') THEN NULL
+                                OR vc.completeness NOT IN ('final', 'provisional') THEN NULL
                            WHEN c.target_trend = 'down' THEN v.value < y.value
                            ELSE v.value > y.value END AS meets
                FROM mart.indicator_values v
@@ -94,10 +94,10 @@ def assess_trends(cur) -> int:
                LEFT JOIN mart.indicator_values y
                       ON y.indicator_code = v.indicator_code AND y.grain = v.grain AND y.town_code = v.town_code
                      AND y.period_start = (v.period_start - interval '1 year')::date
-               LEFT JOIN mart.indicator_completeness vc
+               LEFT JOIN mart.indicator_period_status vc
                       ON vc.indicator_code = v.indicator_code AND vc.grain = v.grain
                      AND vc.period_start = v.period_start
-               LEFT JOIN mart.indicator_completeness yc
+               LEFT JOIN mart.indicator_period_status yc
                       ON yc.indicator_code = y.indicator_code AND yc.grain = y.grain
                      AND yc.period_start = y.period_start
                WHERE c.target_trend IS NOT NULL)

@@ -1,0 +1,81 @@
+"""How complete each value is (``mart.indicator_period_status``), from what the entities an
+indicator reads (``mart.indicator_source``) have loaded (``audit.batch``), written by every refresh
+for every period in ``mart.indicator_values``:
+
+* ``nodata``: an entity never loaded;
+* ``partial``: the period starts before a window-read entity's first loaded interval, or a gap
+  in its loaded intervals falls inside the period: it holds only the records that changed later
+  (a snapshot entity, a ledger read whole each time, has no such limit);
+* ``future``: the period starts after what an entity has loaded (e.g. a ledger row dated after
+  the run's clock);
+* ``provisional``: an entity has not loaded to the period's end (初步数, may still grow);
+* ``final``: every entity has loaded the whole period; ``final_since`` is the refresh that first
+  found it so (later corrections revise it, recorded in ``mart.indicator_value_revision``).
+
+Published (``mart.indicator_values_published``) = final or provisional.
+"""
+
+from __future__ import annotations
+
+from yhlaw.zone import DISTRICT_TZ
+
+_STATUS_SQL = """
+WITH loaded AS MATERIALIZED (
+    SELECT source, entity, min(interval_start) AS first_loaded, max(interval_end) AS loaded_to
+    FROM audit.batch WHERE status = 'loaded' GROUP BY source, entity
+), gaps AS MATERIALIZED (
+    SELECT source, entity, gap_start, gap_end FROM mart.source_gap
+), periods AS MATERIALIZED (
+    SELECT DISTINCT indicator_code, grain, period_start,
+           (period_start::timestamp AT TIME ZONE %(tz)s) AS starts,
+           ((period_start + CASE grain WHEN 'month' THEN interval '1 month'
+                                       WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END
+            )::timestamp AT TIME ZONE %(tz)s) AS ends
+    FROM mart.indicator_values
+), per_entity AS (
+    SELECT p.indicator_code, p.grain, p.period_start, p.ends, s.source || '/' || s.entity AS name,
+           l.first_loaded IS NULL AS never_loaded,
+           se.reads = 'window' AND (l.first_loaded > p.starts OR EXISTS (
+               SELECT 1 FROM gaps g WHERE g.source = s.source AND g.entity = s.entity
+                                      AND g.gap_start < p.ends AND g.gap_end > p.starts)) AS partial,
+           l.loaded_to <= p.starts AS future,
+           l.loaded_to < p.ends AS short,
+           l.loaded_to
+    FROM periods p
+    JOIN mart.indicator_source s USING (indicator_code)
+    JOIN mart.source_entity se USING (source, entity)
+    LEFT JOIN loaded l USING (source, entity)
+), status AS (
+    SELECT indicator_code, grain, period_start,
+           CASE WHEN bool_or(never_loaded) THEN 'nodata' WHEN bool_or(partial) THEN 'partial'
+                WHEN bool_or(future) THEN 'future' WHEN bool_or(short) THEN 'provisional'
+                ELSE 'final' END AS completeness,
+           CASE WHEN bool_or(never_loaded OR partial OR future OR short) THEN min(loaded_to) END AS loaded_to,
+           array_agg(name ORDER BY name) FILTER (WHERE never_loaded OR partial OR short) AS incomplete_entities
+    FROM per_entity
+    GROUP BY indicator_code, grain, period_start
+)
+INSERT INTO mart.indicator_period_status AS o
+    (indicator_code, grain, period_start, completeness, final_since, loaded_to, incomplete_entities)
+SELECT indicator_code, grain, period_start, completeness,
+       CASE WHEN completeness = 'final' THEN now() END, loaded_to, incomplete_entities
+FROM status
+ON CONFLICT (indicator_code, grain, period_start) DO UPDATE
+    SET completeness = EXCLUDED.completeness, loaded_to = EXCLUDED.loaded_to,
+        incomplete_entities = EXCLUDED.incomplete_entities, checked_at = now(),
+        final_since = CASE WHEN EXCLUDED.completeness <> 'final' THEN NULL
+                           ELSE coalesce(o.final_since, EXCLUDED.final_since) END
+    WHERE (o.completeness, o.loaded_to, o.incomplete_entities)
+          IS DISTINCT FROM (EXCLUDED.completeness, EXCLUDED.loaded_to, EXCLUDED.incomplete_entities)
+"""
+
+
+def record_completeness(cur) -> int:
+    """Bring ``mart.indicator_period_status`` up to date with what has loaded; drop the periods
+    no longer in ``mart.indicator_values``. Returns the rows changed."""
+    cur.execute(_STATUS_SQL, {"tz": DISTRICT_TZ})
+    changed = cur.rowcount
+    cur.execute("""DELETE FROM mart.indicator_period_status s
+                   WHERE NOT EXISTS (SELECT 1 FROM mart.indicator_values v WHERE v.indicator_code = s.indicator_code
+                                       AND v.grain = s.grain AND v.period_start = s.period_start)""")
+    return changed + cur.rowcount
