@@ -180,7 +180,7 @@ def test_v2_redelivery(tmp_path):
     client = make_client(tmp_path, dirt="default,late_correction:0.5,encoding_mixup:0", court_cases_per_day=8)
     set_clock(client, datetime(2022, 4, 5, tzinfo=CST))
     found = manifests(tmp_path)
-    v2s = [m for m in found.values() if m["version"] == 2]
+    v2s = [m for m in found.values() if m["version"] == 2 and not m["file"].startswith("dishonest_full_")]
     assert v2s and all(m["file"].endswith("_v2.csv") and m["entity"] == "cases" for m in v2s)
     changed_at: dict[str, set] = {}
     for m in v2s:
@@ -243,3 +243,23 @@ def test_referrals_come_from_shared_helper(tmp_path):
         referred += len(numbers)
         civil += sum(h.case_type in ("民事", "商事") for h in heads)
     assert 0.10 < referred / civil < 0.20
+
+
+def test_the_whole_list_comes_with_each_month_end(tmp_path):
+    """With 03-31 the court sends every listing on the 失信 list at that day's end (a second file
+    of the export day): listed by then, not removed by then, each once."""
+    client = make_client(tmp_path, dirt="none")
+    set_clock(client, datetime(2022, 4, 2, tzinfo=CST))
+    found = manifests(tmp_path)
+    full = [m for m in found.values() if m["file"].startswith("dishonest_full_")]
+    assert [(m["file"], m["export_date"], m["version"]) for m in full] == [
+        ("dishonest_full_20220331.csv", "2022-03-31", 2)]
+    rows = read_rows(tmp_path, full[0])
+    daily = [r for m in found.values() if m["entity"] == "dishonest" and m["version"] == 1
+             for r in read_rows(tmp_path, m)]
+    latest = {}
+    for r in sorted(daily, key=lambda r: r["移除日期"] or ""):   # a removal is the listing's later state
+        latest[r["失信编号"]] = r
+    active = {k for k, r in latest.items() if r["纳入日期"] <= "2022-03-31" and not (r["移除日期"] and r["移除日期"] <= "2022-03-31")}
+    assert rows and len({r["失信编号"] for r in rows}) == len(rows)
+    assert {r["失信编号"] for r in rows} == active

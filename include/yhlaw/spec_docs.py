@@ -114,6 +114,9 @@ def _entity(e: Entity) -> list[str]:
              f"- Read from: {_code(e.path)}; natural key {_code(e.key)} → {_code(e.natural_key)}; "
              f"update time {_code(e.updated_at)} → {_code(e.updated_column)}",
              f"- Tables: `core.{e.table}`, `core.{e.table}_version`; suite `expectations/{e.suite}.json`"]
+    if e.dated_by:
+        lines.append(f"- Dated by {_code(e.dated_by)}: a record of a 镇街 that left the district (临平区, "
+                     "2021-04-09) dated before it left is the old district's history (loaded, counted in no mart)")
     if e.unmapped:
         lines.append("- Kept in raw only: " + ", ".join(map(_code, e.unmapped)))
     lines += ["", "| column | source path | type | description | known values |", "|---|---|---|---|---|"]

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-limit-per-min", type=int,
                        help="SIM_RATE_LIMIT_PER_MIN per API key (default 600; cursor sources)")
     serve.add_argument("--slow-seconds", type=float, help="SIM_SLOW_SECONDS (default 5)")
-    serve.add_argument("--start-date", type=date.fromisoformat, help="SIM_START_DATE (default 2021-01-01)")
+    serve.add_argument("--start-date", type=date.fromisoformat, help="SIM_START_DATE (default 2020-01-01)")
     serve.add_argument("--end-date", type=date.fromisoformat, help="SIM_END_DATE (default 2023-12-31)")
     serve.add_argument("--now", type=parse_iso, help="SIM_NOW: pin the world clock (ISO 8601 with offset)")
     return parser

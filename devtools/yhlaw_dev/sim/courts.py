@@ -50,6 +50,8 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
+    CURRENT_TOWN_CODES,
+    SPLIT_DAY,
     pick_town,
     TOWNS,
     DailyCollection,
@@ -85,6 +87,9 @@ CASE_MAX_LAG = 90       # a case's versions span at most 90 days
 DISHONEST_MAX_LAG = 60  # removal at most 60 days after listing
 DELIVERY_MAX_LAG = 22   # v1 at D+1, v2 at D+1+3..20
 P_XLSX = 0.20
+# With the last day of each month the court also sends the whole 失信 list as it stands at its
+# end (全量名单, a second file of that export day: version 2): what a first load starts its stock
+# from, since the daily files hold only the day's changes.
 HALF_WRITTEN = "half_written"
 ENCODING_MIXUP = "encoding_mixup"
 XLSX = "xlsx"  # truth label (not dirt): the row came in an xlsx file
@@ -317,7 +322,9 @@ class DishonestGenerator:
             source_day = d - timedelta(days=rng.randint(30, 80))
             pick, removed, lag = rng.random(), rng.random() < 0.35, rng.randint(20, DISHONEST_MAX_LAG)
             listed_at, removed_at = at_work(d, rng, 9, 17), at_work(d + timedelta(days=lag), rng, 9, 17)
-            execs = [h for h in self.cases.heads(source_day) if h.procedure == "执行"]
+            # After the split a case of a 镇街 that left is 临平区's to list.
+            execs = [h for h in self.cases.heads(source_day) if h.procedure == "执行"
+                     and (d < SPLIT_DAY or h.town in CURRENT_TOWN_CODES)]
             if not execs:
                 continue
             head = execs[int(pick * len(execs))]
@@ -368,6 +375,7 @@ class Delivery:
     export_date: date
     delivered_at: datetime
     mixup: bool          # declared gbk, written as UTF-8
+    full: bool = False   # the whole list as it stands at the end of export_date, not the day's changes
 
     @property
     def declared_encoding(self) -> str:
@@ -457,6 +465,8 @@ class CourtExports:
         if v2:
             out.append(Delivery(f"cases_{stamp}_v2.csv", "cases", "csv", 2, d, at + timedelta(days=v2_days),
                                 mixup_v2))
+        if (d + timedelta(days=1)).day == 1:
+            out.append(Delivery(f"dishonest_full_{stamp}.csv", "dishonest", "csv", 2, d, at, False, full=True))
         result = tuple(out)
         with self._lock:
             self._schedule[d] = result
@@ -466,11 +476,26 @@ class CourtExports:
     def rows(self, delivery: Delivery) -> list[Row]:
         """The distinct rows of a delivery (a ``duplicate`` row is written twice)."""
         labels = ((XLSX,) if delivery.format == "xlsx" else ()) + ((ENCODING_MIXUP,) if delivery.mixup else ())
+        versions = self._listed_on(delivery.export_date) if delivery.full else \
+            self._by_day[delivery.entity].versions_on(delivery.export_date)
         rows = [Row(key, {k: v for k, v in version.payload.items() if k != "updatedAt"}, version.dirt)
-                for key, version in self._by_day[delivery.entity].versions_on(delivery.export_date)]
-        if delivery.version == 2:
+                for key, version in versions]
+        if delivery.version == 2 and not delivery.full:
             rows = self._corrected(rows, delivery.export_date)
         return [Row(r.key, r.values, tuple(sorted(set(r.dirt + labels)))) for r in rows]
+
+    def _listed_on(self, d: date) -> list[tuple[str, Version]]:
+        """Every listing on the 失信 list at the end of ``d``: its latest version by then, unless that
+        version removed it on or before ``d``."""
+        out, day = [], self.start
+        while day <= d:
+            for record in self.dishonest_records.records_for_day(day):
+                known = [v for v in record.versions if v.updated_at.astimezone(CST).date() <= d]
+                removed = known[-1].payload.get("移除日期") if known else None
+                if known and not (removed and removed <= d.isoformat()):
+                    out.append((record.truth_key, known[-1]))
+            day += timedelta(days=1)
+        return sorted(out, key=lambda kv: kv[0])
 
     def _corrected(self, rows: list[Row], d: date) -> list[Row]:
         rng = rng_for(self.seed, "court-v2", d)

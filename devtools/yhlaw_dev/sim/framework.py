@@ -444,6 +444,7 @@ class Weighted:
 
 
 TOWN_PICK = Weighted(TOWNS, [t.weight for t in TOWNS])
+CURRENT_TOWN_CODES = frozenset(t.code for t in TOWNS)
 OLD_DISTRICT_PICK = Weighted(TOWNS + FORMER_TOWNS, [t.weight for t in TOWNS + FORMER_TOWNS])
 
 
@@ -755,5 +756,7 @@ def referrals(seed: int, d: date) -> tuple[Referral, ...]:
         if respondent["idNo"] == applicant["idNo"]:
             respondent = pool.pick(rng, 0.5)
         out.append(Referral(f"({d.year}){COURT_CODE}民诉前调{first + i}号", d, cause, case_type, dispute,
-                            applicant, respondent, pick_town(rng, d).code, rng.choice((0, 0, 1, 1, 2))))
+                            # the 镇街 as it stands when the referral is accepted (<= 2 days later)
+                            applicant, respondent, pick_town(rng, d + timedelta(days=2)).code,
+                            rng.choice((0, 0, 1, 1, 2))))
     return tuple(out)

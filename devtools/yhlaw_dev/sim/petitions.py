@@ -23,6 +23,8 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
+    CURRENT_TOWN_CODES,
+    SPLIT_DAY,
     pick_town,
     TOWNS,
     DailyCollection,
@@ -113,7 +115,9 @@ class PetitionGenerator:
             n = self.count(earlier)
             if n:
                 party, category, town, _ = self.origin(earlier, int(pick * n))
-                result = (party, category, town, True)
+                # After the split a petition about a 镇街 that left goes to 临平区, not here.
+                if d < SPLIT_DAY or town in CURRENT_TOWN_CODES:
+                    result = (party, category, town, True)
         self._origins[(d, i)] = result
         return result
 

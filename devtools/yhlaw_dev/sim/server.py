@@ -100,7 +100,7 @@ class SimulatorConfig:
     cursor_ttl: int = 300
     rate_limit_per_min: int = 600
     slow_seconds: float = 5.0
-    start_date: date = date(2021, 1, 1)
+    start_date: date = date(2020, 1, 1)   # the old district (twenty 镇街) until 2021-04-09, then today's
     end_date: date = date(2023, 12, 31)
     now: datetime | None = None  # initial pinned world clock; None = real time
     follow_minutes: int | None = None  # HTTP queries answered as at window end + this (WorldClock.follow)
