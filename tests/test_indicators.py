@@ -488,6 +488,9 @@ def test_breakdowns_by_the_declared_dimensions(world):
     check(("gov_litigation_per_10k", "case_type", "民事", "month", JAN, A), 1, pop(2022, A),
           1 / pop(2022, A) * 10000)
     check(("gov_litigation_per_10k", "case_type", "民事", "month", FEB, B), 0, pop(2022, B), 0)    # C5 is 二审
+    # ... and for the district, per 10,000 of all its residents (not of the 镇街 that had such a case).
+    check(("gov_litigation_per_10k", "case_type", "民事", "month", JAN, DISTRICT), 1, pop(2022),
+          1 / pop(2022) * 10000)
     # Counts: no denominator; a missing value is its own member.
     check(("gov_petition_volume", "kind", "初信初访", "month", JAN, A), 2, None, 2)
     check(("gov_petition_volume", "kind", "重复", "quarter", Q1, DISTRICT), 1, None, 1)

@@ -74,8 +74,15 @@ def _levels_query(ind: Indicator, keys: sql.Composable, dimension: str | None) -
     """The towns of ``pt`` and, where the indicator has both levels, the district as their sum."""
     levels = sql.SQL("SELECT period_start, {keys}town_code, n, d FROM pt").format(keys=keys)
     if "town" in ind.levels and "district" in ind.levels:
-        levels += sql.SQL(" UNION ALL SELECT period_start, {keys}{district}::char(12), sum(n), sum(d) "
+        district = sql.Literal(DISTRICT_CODE)
+        d = sql.SQL("sum(d)")
+        if dimension is not None and ind.denominator is not None and ind.denominator.population:
+            # A member's cases per 10,000 of the district's residents, not of the residents of the
+            # 镇街 that happen to have the member (the totals, rolled up first, hold the former).
+            d = sql.SQL("""(SELECT t.denominator FROM _iv_new t WHERE t.indicator_code = %(code)s
+                             AND t.grain = %(grain)s AND t.period_start = pt.period_start
+                             AND t.town_code = {district})""").format(district=district)
+        levels += sql.SQL(" UNION ALL SELECT period_start, {keys}{district}::char(12), sum(n), {d} "
                           "FROM pt GROUP BY period_start{group}").format(
-            keys=keys, district=sql.Literal(DISTRICT_CODE),
-            group=sql.SQL("") if dimension is None else sql.SQL(", member"))
+            keys=keys, district=district, d=d, group=sql.SQL("") if dimension is None else sql.SQL(", member"))
     return levels
