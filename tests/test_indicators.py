@@ -100,7 +100,12 @@ def court_cases():
                  closed_on=d("2022-02-20"), closing_manner="撤诉"),
             dict(case_no="C5", town_code=B, filed_on=d("2022-02-09"), case_type="民事", procedure="二审",
                  filing_channel="窗口立案", hearing_mode=None, e_dossier=False, e_payment_order=False,
-                 closed_on=d("2022-02-21"), closing_manner="撤诉")]
+                 closed_on=d("2022-02-21"), closing_manner="撤诉"),
+            # Two payment orders (民督): C6 applied for online (电子督促), C7 at the window.
+            dict(case_no="C6", town_code=B, filed_on=d("2022-02-14"), case_type="民事", procedure="督促",
+                 filing_channel="网上立案", hearing_mode=None, e_dossier=True, e_payment_order=True),
+            dict(case_no="C7", town_code=B, filed_on=d("2022-02-15"), case_type="民事", procedure="督促",
+                 filing_channel="窗口立案", hearing_mode=None, e_dossier=False, e_payment_order=False)]
 
 
 def mediation_cases():
@@ -301,21 +306,21 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("enf_mobile_inspection_rate", "quarter", Q1, DISTRICT, 2, 4)
     rate("enf_double_random_share", "month", JAN, A, 1, 3)
     rate("enf_double_random_share", "quarter", Q1, DISTRICT, 2, 4)
-    # 公正司法 -- Jan A = C1 (民一审, 网上, 远程), C2 (商一审, 窗口, 现场, 支付令), C3 (刑, 微法院);
-    # Feb B = C4 (行政一审, 跨域, 在线异步), C5 (民二审, 窗口).
+    # 公正司法 -- Jan A = C1 (民一审, 网上, 远程), C2 (商一审, 窗口, 现场), C3 (刑, 微法院);
+    # Feb B = C4 (行政一审, 跨域, 在线异步), C5 (民二审, 窗口), C6 (民督, 网上, 电子督促), C7 (民督, 窗口).
     rate("court_online_filing_rate", "month", JAN, A, 2, 3)
-    rate("court_online_filing_rate", "month", FEB, B, 1, 2)
-    rate("court_online_filing_rate", "quarter", Q1, DISTRICT, 3, 5)
+    rate("court_online_filing_rate", "month", FEB, B, 2, 4)
+    rate("court_online_filing_rate", "quarter", Q1, DISTRICT, 4, 7)
     rate("court_remote_hearing_rate", "month", JAN, A, 1, 2)          # C3 not heard: not in the denominator
     rate("court_remote_hearing_rate", "quarter", Q1, DISTRICT, 2, 3)
     rate("court_e_dossier_rate", "month", JAN, A, 2, 3)
-    rate("court_e_dossier_rate", "quarter", Q1, DISTRICT, 3, 5)
-    rate("court_e_payment_order_rate", "month", JAN, A, 1, 2)         # of C1, C2
-    rate("court_e_payment_order_rate", "month", FEB, B, 0, 0)         # no civil first instance -> NULL
+    rate("court_e_dossier_rate", "quarter", Q1, DISTRICT, 4, 7)
+    rate("court_e_payment_order_rate", "month", FEB, B, 1, 2)         # of the 民督 C6, C7
+    rate("court_e_payment_order_rate", "month", JAN, A, 0, 0)         # no 督促 case -> NULL
     rate("court_e_payment_order_rate", "quarter", Q1, DISTRICT, 1, 2)
     rate("court_mobile_micro_court_share", "month", JAN, A, 1, 3)
-    rate("court_mobile_micro_court_share", "month", FEB, B, 0, 2)
-    rate("court_mobile_micro_court_share", "quarter", Q1, DISTRICT, 1, 5)
+    rate("court_mobile_micro_court_share", "month", FEB, B, 0, 4)
+    rate("court_mobile_micro_court_share", "quarter", Q1, DISTRICT, 1, 7)
     # 调撤率 by closing month, 民商事一审 only: C1 调解 (Jan A), C2 判决 (Feb A); C4 行政 and C5 二审
     # 撤诉 do not count.
     rate("court_mediation_withdrawal_rate", "month", JAN, A, 1, 1)
@@ -481,7 +486,7 @@ def test_breakdowns_by_the_declared_dimensions(world):
     # Same-table denominators split by the member: a rate within each department / case type.
     check(("enf_online_handling_rate", "dept_code", "YH-ZHZF", "month", JAN, A), 1, 2, 50)     # E1, E2
     check(("enf_online_handling_rate", "dept_code", "YH-SCJG", "quarter", Q1, DISTRICT), 2, 2, 100)  # E3, E4
-    check(("court_online_filing_rate", "case_type", "民事", "quarter", Q1, DISTRICT), 1, 2, 50)  # C1 net, C5 window
+    check(("court_online_filing_rate", "case_type", "民事", "quarter", Q1, DISTRICT), 2, 4, 50)  # C1, C6 net; C5, C7 window
     check(("court_online_filing_rate", "case_type", "商事", "quarter", Q1, DISTRICT), 0, 1, 0)   # C2
     check(("court_online_filing_rate", "case_type", "刑事", "month", JAN, A), 1, 1, 100)          # C3 微法院
     # A population denominator is not split: cases of one type per 10,000 residents.
@@ -576,7 +581,7 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
     # Both months of the moved case are recomputed: Jan A loses C2, Feb A gains it.
     assert v(after, "court_online_filing_rate", "month", JAN, A) == approx(2, 2, 100)
     assert v(after, "court_online_filing_rate", "month", FEB, A) == approx(0, 1, 0)
-    assert v(after, "court_e_payment_order_rate", "month", FEB, A) == approx(1, 1, 100)
+    assert v(after, "court_e_payment_order_rate", "month", FEB, A) == approx(0, 0, None)   # C2 is no 督促 case
     assert v(after, "gov_dishonest_per_10k", "month", DEC21, A) == v(before, "gov_dishonest_per_10k", "month", DEC21, A)
     assert v(after, "gov_dishonest_per_10k", "month", JAN, A) == approx(1, pop(2022, A), 10000 / pop(2022, A))
     assert v(after, "gov_dishonest_per_10k", "month", FEB, A) == approx(0, pop(2022, A), 0)

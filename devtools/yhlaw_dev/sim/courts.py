@@ -243,14 +243,17 @@ class CaseGenerator:
         rng = rng_for(self.seed, "court-case-life", d, i)
         civil = head.case_type in ("民事", "商事")
         supervised = civil and head.procedure == "一审" and not head.referral and rng.random() < 0.03
+        # A 支付令 application is a 督促 case of its own (民督), electronic when applied for online.
+        case_no, procedure = (head.case_no.replace("初", "督"), "督促") if supervised else (head.case_no, head.procedure)
         base = {
-            "案号": head.case_no, "案件类型": head.case_type, "案由": head.cause, "审判程序": head.procedure,
+            "案号": case_no, "案件类型": head.case_type, "案由": head.cause, "审判程序": procedure,
             "立案日期": d.isoformat(), "立案方式": FILING.pick(rng), "庭审方式": "",
-            "电子卷宗随案生成": "是" if rng.random() < 0.92 else "否", "电子督促程序": "是" if supervised else "否",
+            "电子卷宗随案生成": "是" if rng.random() < 0.92 else "否", "电子督促程序": "否",
             "结案日期": "", "结案方式": "", "当事人类型": "自然人" if head.party["type"] == "person" else "法人",
             "当事人名称": head.party["name"], "证件号码": head.party["idNo"], "住所地": head.town,
             "诉前委派编号": head.referral,
         }
+        base["电子督促程序"] = "是" if supervised and base["立案方式"] != "窗口立案" else "否"
         states: list[tuple[datetime, dict]] = [(at_work(d, rng, 8.5, 17.5), dict(base))]
 
         def step(day: date, **changes: str) -> None:
@@ -284,7 +287,7 @@ class CaseGenerator:
         if plan.has("impossible_date") and plan.variant == "close_before_file" and not states[-1][1]["结案日期"]:
             plan.variant = "far_future"
         keyless = plan.has("missing_required") and plan.variant == "key"
-        truth_key = f"<null>#{head.case_no}" if keyless else head.case_no
+        truth_key = f"<null>#{case_no}" if keyless else case_no
         return finish_record(truth_key, states, plan, _case_dirt, None, d, CASE_MAX_LAG)
 
 
