@@ -134,13 +134,16 @@ def petitions():
     # The deadline (conclude_due_on) is the acceptance's local date + 60 days.
     return [dict(petition_no="P1", town_code=A, registered_at=t("2022-01-05 09:00"), kind="初信初访",
                  accepted_at=t("2022-01-06 09:00"), accepted_in_time=True,            # due 03-07
-                 concluded_at=t("2022-01-20 09:00"), concluded_in_time=True, agent_handled=True, satisfaction="满意"),
+                 concluded_at=t("2022-01-20 09:00"), concluded_in_time=True, agent_handled=True, satisfaction="满意",
+                 party_key="a" * 64),
             dict(petition_no="P2", town_code=A, registered_at=t("2022-01-06 09:00"), kind="重复",
                  accepted_at=t("2022-01-07 09:00"), accepted_in_time=True,
-                 concluded_at=t("2022-01-21 09:00"), concluded_in_time=True, agent_handled=False, satisfaction="不满意"),
+                 concluded_at=t("2022-01-21 09:00"), concluded_in_time=True, agent_handled=False, satisfaction="不满意",
+                 party_key="a" * 64),     # P1's petitioner again, before P1 was concluded: no repeat of it
             dict(petition_no="P3", town_code=A, registered_at=t("2022-01-07 09:00"), kind="初信初访",
                  accepted_at=t("2022-01-25 09:00"), accepted_in_time=False,           # due 03-26, concluded late
-                 concluded_at=t("2022-03-28 09:00"), concluded_in_time=False, agent_handled=False, satisfaction="未评价"),
+                 concluded_at=t("2022-03-28 09:00"), concluded_in_time=False, agent_handled=False, satisfaction="未评价",
+                 party_key="b" * 64),
             dict(petition_no="P4", town_code=B, registered_at=t("2022-02-03 09:00"), kind="初信初访",
                  accepted_at=t("2022-02-04 09:00"), accepted_in_time=True,            # due 04-05, open
                  agent_handled=True, is_backlog=True),
@@ -376,6 +379,10 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("gov_petition_satisfaction_rate", "month", JAN, A, 1, 2)
     rate("gov_petition_satisfaction_rate", "month", MAR, A, 0, 0)
     rate("gov_petition_satisfaction_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # 一次性化解: concluded 初信初访 (P1 Jan A, P3 Mar A) with no repeat by the same person within 90 days.
+    rate("gov_first_petition_one_time_resolution_rate", "month", JAN, A, 1, 1)
+    rate("gov_first_petition_one_time_resolution_rate", "month", MAR, A, 1, 1)
+    rate("gov_first_petition_one_time_resolution_rate", "quarter", Q1, DISTRICT, 2, 2)
     # 积案 open at month end: P5 (B, from Nov 2021), P4 (B, from Feb); A has none.
     E[("gov_petition_backlog", "month", date(2021, 11, 1), B)] = (1, None, 1)
     E[("gov_petition_backlog", "month", JAN, B)] = (1, None, 1)
@@ -558,6 +565,27 @@ def test_trend_target_is_met_against_a_final_year_earlier(world):
     assert meets("month", FEB, DISTRICT) is True    # 1 against 2
     assert meets("month", JAN, C) is False          # 0 against 0 is no decrease
     assert meets("month", date(2021, 1, 1), A) is None   # nothing a year before 2021
+
+
+def test_a_later_repeat_petition_undoes_an_earlier_one_time_resolution(world):
+    """A repeat in February by P1's petitioner (P1 concluded on Jan 20) makes January's 一次性化解
+    0 of 1: the refresh recomputes the months a record can change before its own."""
+    url, deliveries, _ = world
+    repeat = dict(petition_no="P10", town_code=A, registered_at=t("2022-02-10 09:00"), kind="重复", party_key="a" * 64)
+    deliveries.deliver("petitions", "petition", [repeat], t("2022-03-03 00:00"))
+    with transaction(url) as conn:
+        result = ind.refresh(conn, trigger="test repeat")
+    vals = values(url)
+    assert v(vals, "gov_first_petition_one_time_resolution_rate", "month", JAN, A) == approx(0, 1, 0)
+    assert v(vals, "gov_first_petition_one_time_resolution_rate", "month", MAR, A) == approx(1, 1, 100)
+    with transaction(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT touched FROM audit.indicator_refresh WHERE refresh_id = %s", (result["refresh_id"],))
+        assert "2022-01" in cur.fetchone()[0]["gov_first_petition_one_time_resolution_rate"]
+        # January stays provisional until three more months have loaded.
+        cur.execute("""SELECT completeness FROM mart.indicator_period_status WHERE grain = 'month'
+                       AND indicator_code = 'gov_first_petition_one_time_resolution_rate' AND period_start = %s""",
+                    (JAN,))
+        assert cur.fetchone()[0] == "provisional"
 
 
 def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):

@@ -14,9 +14,11 @@ CREATE INDEX ON core.petition (conclude_due_on);
 
 ALTER TABLE mart.indicator_catalog
     ADD COLUMN caliber jsonb NOT NULL DEFAULT '{}',
-    ADD COLUMN target_trend text CHECK (target_trend IN ('down', 'up'));
+    ADD COLUMN target_trend text CHECK (target_trend IN ('down', 'up')),
+    ADD COLUMN lookback_months integer NOT NULL DEFAULT 0;
 COMMENT ON COLUMN mart.indicator_catalog.caliber IS '口径: numerator 分子, denominator 分母, population 人口口径, coverage 统计范围, placement 镇街与期间的归属';
 COMMENT ON COLUMN mart.indicator_catalog.target_trend IS '趋势目标 (稳步下降 = down, 稳步提升 = up): 较上年同期改善且上年同期为终值时达标';
+COMMENT ON COLUMN mart.indicator_catalog.lookback_months IS '一条记录最多可改变其所在月份之前几个月的值 (如重复信访改变此前初信初访的一次性化解): 这些月份在此之后才成为终值';
 COMMENT ON COLUMN mart.indicator_catalog.unit IS '单位: % / 件 / 人 / 家 / 件/万人 / 人/万人 / 天';
 
 -- The source entities of the specs and how they are read, and which of them each indicator's

@@ -8,7 +8,8 @@ for every period in ``mart.indicator_values``:
   (a snapshot entity, a ledger read whole each time, has no such limit);
 * ``future``: the period starts after what an entity has loaded (e.g. a ledger row dated after
   the run's clock);
-* ``provisional``: an entity has not loaded to the period's end (初步数, may still grow);
+* ``provisional``: an entity has not loaded to the period's end, or to the end of the months after
+  it in which a record can still change it (``lookback_months``) (初步数, may still change);
 * ``final``: every entity has loaded the whole period; ``final_since`` is the refresh that first
   found it so (later corrections revise it, recorded in ``mart.indicator_value_revision``).
 
@@ -26,20 +27,25 @@ WITH loaded AS MATERIALIZED (
 ), gaps AS MATERIALIZED (
     SELECT source, entity, gap_start, gap_end FROM mart.source_gap
 ), periods AS MATERIALIZED (
-    SELECT DISTINCT indicator_code, grain, period_start,
-           (period_start::timestamp AT TIME ZONE %(tz)s) AS starts,
-           ((period_start + CASE grain WHEN 'month' THEN interval '1 month'
-                                       WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END
-            )::timestamp AT TIME ZONE %(tz)s) AS ends
-    FROM mart.indicator_values
+    SELECT v.indicator_code, v.grain, v.period_start,
+           (v.period_start::timestamp AT TIME ZONE %(tz)s) AS starts,
+           ((v.period_start + CASE v.grain WHEN 'month' THEN interval '1 month'
+                                           WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END
+            )::timestamp AT TIME ZONE %(tz)s) AS ends,
+           -- final once loaded past the end and the months after it a record can still change it
+           ((v.period_start + CASE v.grain WHEN 'month' THEN interval '1 month'
+                                           WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END
+             + make_interval(months => c.lookback_months))::timestamp AT TIME ZONE %(tz)s) AS settles
+    FROM (SELECT DISTINCT indicator_code, grain, period_start FROM mart.indicator_values) v
+    JOIN mart.indicator_catalog c USING (indicator_code)
 ), per_entity AS (
-    SELECT p.indicator_code, p.grain, p.period_start, p.ends, s.source || '/' || s.entity AS name,
+    SELECT p.indicator_code, p.grain, p.period_start, s.source || '/' || s.entity AS name,
            l.first_loaded IS NULL AS never_loaded,
            se.reads = 'window' AND (l.first_loaded > p.starts OR EXISTS (
                SELECT 1 FROM gaps g WHERE g.source = s.source AND g.entity = s.entity
                                       AND g.gap_start < p.ends AND g.gap_end > p.starts)) AS partial,
            l.loaded_to <= p.starts AS future,
-           l.loaded_to < p.ends AS short,
+           l.loaded_to < p.settles AS short,
            l.loaded_to
     FROM periods p
     JOIN mart.indicator_source s USING (indicator_code)

@@ -75,6 +75,7 @@ class Indicator:
     references: tuple[str, ...] = field(default=())
     caliber: dict[str, str] = field(default_factory=dict)   # 口径: numerator, denominator, population, ...
     target_trend: str | None = None   # down / up: met when better than the same period a year earlier
+    lookback_months: int = 0          # a record can change the months up to this many before its own
 
     @property
     def measures(self) -> list[Measure]:
@@ -150,7 +151,8 @@ def parse_indicator(data: dict[str, Any], where: str, text: str = "") -> Indicat
         dimensions=tuple(data.get("dimensions", ("town_code",))), rollup=data.get("rollup", "sum"),
         numerator=num, denominator=den, parameters=params, assumptions=tuple(data["assumptions"]), spec_file=where,
         spec_hash=hashlib.sha256(text.encode()).hexdigest()[:16], references=references,
-        caliber={k: caliber[k] for k in CALIBER_KEYS if k in caliber}, target_trend=target.get("trend"))
+        caliber={k: caliber[k] for k in CALIBER_KEYS if k in caliber}, target_trend=target.get("trend"),
+        lookback_months=int(data.get("lookback_months", 0)))
 
 
 @lru_cache(maxsize=1)

@@ -20,8 +20,8 @@ from yhlaw.indicators.completeness import record_completeness
 from yhlaw.indicators.definitions import Indicator, Measure, breakdown_dimensions, catalog, spec_tables
 from yhlaw.indicators.columns import forget_column_types, ident
 from yhlaw.indicators.delta import Changes, apply_delta, delta_eligible
-from yhlaw.indicators.months import (drop_after, months_up_to_horizon, stock_horizon, stock_touched_months,
-                                     touched_months)
+from yhlaw.indicators.months import (add_months, drop_after, months_up_to_horizon, stock_horizon,
+                                     stock_touched_months, touched_months)
 from yhlaw.indicators.publish import (assess_trends, create_staging_tables, publish, publish_breakdowns,
                                       record_breakdown_periods, sync_catalog)
 from yhlaw.indicators.rollup import rollup_values
@@ -217,6 +217,8 @@ def _plan_incremental(cur, ind: Indicator, ctx: Context) -> Plan:
     eligible = delta_eligible(ind)
     for m in ind.measures:
         _plan_measure(cur, ind, m, ctx, plan, eligible)
+    if ind.lookback_months:
+        plan.months |= _lookback(cur, ind, plan.months | plan.delta | _batch_months(ind, ctx))
     if plan.delta:
         # A month without atoms yet (a new month) is computed whole.
         cur.execute("""SELECT DISTINCT month_start FROM mart.indicator_month_base
@@ -226,6 +228,25 @@ def _plan_incremental(cur, ind: Indicator, ctx: Context) -> Plan:
         plan.months |= plan.delta - existing
         plan.delta = existing - plan.months
     return plan
+
+
+def _batch_months(ind: Indicator, ctx: Context) -> set[date]:
+    """The months of the intervals of the batches that feed the indicator."""
+    batches = [s for m in ind.measures for _, s in (ctx.inputs.by_table.get(m.table, [])
+                                                     + ctx.inputs.recheck_by_table.get(m.table, []))]
+    return {s.astimezone(DISTRICT_ZONE).date().replace(day=1) for s in batches}
+
+
+def _lookback(cur, ind: Indicator, anchors: set[date]) -> set[date]:
+    """The months a changed record can change besides its own (``lookback_months``: up to that
+    many before the month it was loaded in, or before the months it falls in), among those with
+    atoms already (a month without records is no month of the indicator, as in a full refresh)."""
+    earlier = {add_months(m, -k) for m in anchors for k in range(0, ind.lookback_months + 1)}
+    if not earlier:
+        return set()
+    cur.execute("""SELECT DISTINCT month_start FROM mart.indicator_month_base
+                   WHERE indicator_code = %s AND month_start = ANY(%s::date[])""", (ind.code, sorted(earlier)))
+    return {r[0] for r in cur.fetchall()}
 
 
 def _plan_measure(cur, ind: Indicator, m: Measure, ctx: Context, plan: Plan, eligible: bool) -> None:

@@ -35,9 +35,9 @@ def sync_catalog(cur, indicators: tuple[Indicator, ...]) -> dict[str, str | None
             """INSERT INTO mart.indicator_catalog (indicator_code, name_zh, name_en, area, policy_section, policy_clause,
                  unit, scale, direction, target, target_source, grains, levels, dimensions, numerator_sql,
                  denominator_sql, rollup, parameters, assumptions, spec_file, spec_hash, caliber, target_trend,
-                 updated_at)
+                 lookback_months, updated_at)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                       now())
+                       %s, now())
                ON CONFLICT (indicator_code) DO UPDATE SET name_zh = EXCLUDED.name_zh, name_en = EXCLUDED.name_en,
                  area = EXCLUDED.area, policy_section = EXCLUDED.policy_section,
                  policy_clause = EXCLUDED.policy_clause, unit = EXCLUDED.unit, scale = EXCLUDED.scale,
@@ -46,13 +46,14 @@ def sync_catalog(cur, indicators: tuple[Indicator, ...]) -> dict[str, str | None
                  numerator_sql = EXCLUDED.numerator_sql, denominator_sql = EXCLUDED.denominator_sql,
                  rollup = EXCLUDED.rollup, parameters = EXCLUDED.parameters, assumptions = EXCLUDED.assumptions,
                  spec_file = EXCLUDED.spec_file, spec_hash = EXCLUDED.spec_hash, caliber = EXCLUDED.caliber,
-                 target_trend = EXCLUDED.target_trend, updated_at = now()
+                 target_trend = EXCLUDED.target_trend, lookback_months = EXCLUDED.lookback_months,
+                 updated_at = now()
                WHERE mart.indicator_catalog.spec_hash IS DISTINCT FROM EXCLUDED.spec_hash""",
             (ind.code, ind.name_zh, ind.name_en, ind.area, ind.section, ind.clause, ind.unit, ind.scale,
              ind.direction, ind.target, ind.target_source, list(ind.grains), list(ind.levels),
              list(ind.dimensions), describe(ind.numerator), describe(den) if den else None, ind.rollup,
              json.dumps(ind.parameters, ensure_ascii=False), list(ind.assumptions), ind.spec_file, ind.spec_hash,
-             json.dumps(ind.caliber, ensure_ascii=False), ind.target_trend))
+             json.dumps(ind.caliber, ensure_ascii=False), ind.target_trend, ind.lookback_months))
     gone = set(previous) - {i.code for i in indicators}
     if gone:
         cur.execute("DELETE FROM mart.indicator_catalog WHERE indicator_code = ANY(%s)", (sorted(gone),))
