@@ -81,7 +81,7 @@ def test_settings_and_endpoints(tmp_path):
     with pytest.raises(SimulatorConfigError, match="SIM_DROP_DIR"):
         SimulatorConfig(source="courts").validate()
     client = make_client(tmp_path / "new")
-    assert (tmp_path / "new").is_dir() and not list((tmp_path / "new").iterdir())  # nothing due yet
+    assert (tmp_path / "new").is_dir() and [p.name for p in (tmp_path / "new").iterdir()] == [".world"]  # nothing due yet
     assert client.get("/healthz").json() == {"status": "ok", "source": "courts"}
     assert client.get("/api/v1/cases").status_code == 404
     assert client.post("/oauth/token").status_code == 404
@@ -99,7 +99,7 @@ def test_files_and_manifests(drop):
         assert (f"cases_{d:%Y%m%d}.csv" in found) != (f"cases_{d:%Y%m%d}.xlsx" in found)
     assert not any("20220315" in name for name in found)
     assert any(m["format"] == "xlsx" for m in found.values())
-    assert sorted(p.name for p in drop.iterdir() if not p.name.endswith(".manifest.json")) == sorted(found)
+    assert sorted(p.name for p in drop.iterdir() if not p.name.endswith(".manifest.json") and p.name != ".world") == sorted(found)
     for name, m in found.items():
         data = (drop / name).read_bytes()
         assert m["sha256"] == hashlib.sha256(data).hexdigest()
@@ -263,3 +263,18 @@ def test_the_whole_list_comes_with_each_month_end(tmp_path):
     active = {k for k, r in latest.items() if r["纳入日期"] <= "2022-03-31" and not (r["移除日期"] and r["移除日期"] <= "2022-03-31")}
     assert rows and len({r["失信编号"] for r in rows}) == len(rows)
     assert {r["失信编号"] for r in rows} == active
+
+
+def test_files_another_world_left_are_not_delivered_by_this_one(tmp_path):
+    """A drop folder written by other settings (or another version of the simulator) is emptied
+    on start: this world's court never delivered those files."""
+    make_client(tmp_path, seed=7)
+    set_clock(make_client(tmp_path, seed=7), datetime(2022, 3, 4, tzinfo=CST))
+    theirs = {name: (tmp_path / name).read_bytes() for name in manifests(tmp_path)}
+    assert theirs
+    client = make_client(tmp_path, seed=8)
+    set_clock(client, datetime(2022, 3, 4, tzinfo=CST))
+    ours = manifests(tmp_path)
+    files = {p.name for p in tmp_path.iterdir() if p.suffix in (".csv", ".xlsx")}
+    assert files == set(ours)                              # nothing of the other world is left
+    assert any((tmp_path / n).read_bytes() != theirs.get(n) for n in ours)   # this world's rows

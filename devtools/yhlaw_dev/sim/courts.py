@@ -636,6 +636,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _world_fingerprint(settings: Any) -> str:
+    """What the delivered files depend on: the world's settings and this simulator's code."""
+    here = Path(__file__).parent
+    parts = [repr((settings.seed, settings.dirt, settings.start_date, settings.end_date, settings.court_cases_per_day))]
+    parts += [(here / name).read_text("utf-8") for name in ("courts.py", "framework.py")]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
 def manifest_name(name: str) -> str:
     return f"{name}.manifest.json"
 
@@ -647,6 +655,7 @@ class DropFolder(SourceSystem):
 
     def __init__(self, settings: Any, exports: CourtExports) -> None:
         self.dir, self.exports = Path(settings.drop_dir), exports
+        self.world = _world_fingerprint(settings)
         self.complete_after = settings.half_written_seconds
         self.state: Any = None
         self._lock = threading.Lock()
@@ -657,6 +666,7 @@ class DropFolder(SourceSystem):
         self.state = state
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            self._forget_another_world()
             self._repair()
             self._deliver(state.clock.now())
 
@@ -709,6 +719,16 @@ class DropFolder(SourceSystem):
             entry = self._pending.pop(name, None)
         if entry is not None:
             _write_atomic(self.dir / name, entry[1])
+
+    def _forget_another_world(self) -> None:
+        """Files another world left (other settings, or another version of this simulator) go:
+        the court of this world never delivered them."""
+        marker = self.dir / ".world"
+        if marker.exists() and marker.read_text("utf-8") != self.world:
+            for path in self.dir.iterdir():
+                if path.is_file() and (path.suffix in (".csv", ".xlsx") or path.name.endswith(".manifest.json")):
+                    path.unlink()
+        marker.write_text(self.world, "utf-8")
 
     def _repair(self) -> None:
         """Data files a previous process left truncated (or lost) are rewritten."""
