@@ -272,9 +272,12 @@ def test_files_another_world_left_are_not_delivered_by_this_one(tmp_path):
     set_clock(make_client(tmp_path, seed=7), datetime(2022, 3, 4, tzinfo=CST))
     theirs = {name: (tmp_path / name).read_bytes() for name in manifests(tmp_path)}
     assert theirs
+    (tmp_path / ".world").unlink()                         # as an older simulator left its folder
     client = make_client(tmp_path, seed=8)
     set_clock(client, datetime(2022, 3, 4, tzinfo=CST))
     ours = manifests(tmp_path)
     files = {p.name for p in tmp_path.iterdir() if p.suffix in (".csv", ".xlsx")}
     assert files == set(ours)                              # nothing of the other world is left
     assert any((tmp_path / n).read_bytes() != theirs.get(n) for n in ours)   # this world's rows
+    set_clock(make_client(tmp_path, seed=7), datetime(2022, 3, 4, tzinfo=CST))   # and back
+    assert {name: (tmp_path / name).read_bytes() for name in manifests(tmp_path)} == theirs

@@ -724,7 +724,7 @@ class DropFolder(SourceSystem):
         """Files another world left (other settings, or another version of this simulator) go:
         the court of this world never delivered them."""
         marker = self.dir / ".world"
-        if marker.exists() and marker.read_text("utf-8") != self.world:
+        if not marker.exists() or marker.read_text("utf-8") != self.world:   # no marker: an older simulator's
             for path in self.dir.iterdir():
                 if path.is_file() and (path.suffix in (".csv", ".xlsx") or path.name.endswith(".manifest.json")):
                     path.unlink()
