@@ -581,11 +581,20 @@ def test_a_later_repeat_petition_undoes_an_earlier_one_time_resolution(world):
     with transaction(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT touched FROM audit.indicator_refresh WHERE refresh_id = %s", (result["refresh_id"],))
         assert "2022-01" in cur.fetchone()[0]["gov_first_petition_one_time_resolution_rate"]
-        # January stays provisional until three more months have loaded.
+        # January is loaded to its end but stays in its observation window (观察期内, published)
+        # until three more months have loaded; a change inside that window is no revision.
         cur.execute("""SELECT completeness FROM mart.indicator_period_status WHERE grain = 'month'
                        AND indicator_code = 'gov_first_petition_one_time_resolution_rate' AND period_start = %s""",
                     (JAN,))
-        assert cur.fetchone()[0] == "provisional"
+        assert cur.fetchone()[0] == "settling"
+        cur.execute("""SELECT count(*) FROM mart.indicator_values_published WHERE grain = 'month'
+                       AND indicator_code = 'gov_first_petition_one_time_resolution_rate' AND period_start = %s
+                       AND town_code = %s AND completeness = 'settling'""", (JAN, A))
+        assert cur.fetchone()[0] == 1
+        cur.execute("""SELECT count(*) FROM mart.indicator_value_revision WHERE refresh_id = %s
+                       AND indicator_code = 'gov_first_petition_one_time_resolution_rate'""",
+                    (result["refresh_id"],))
+        assert cur.fetchone()[0] == 0
 
 
 def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):

@@ -12,10 +12,10 @@ from yhlaw.zone import DISTRICT_TZ
 
 GRAINS = ("month", "quarter", "year")
 GRAIN_LABELS = {"month": "月度", "quarter": "季度", "year": "年度"}
-COMPLETENESS_LABELS = {"final": "终值", "provisional": "初步数", "partial": "不完整", "future": "未到期",
+COMPLETENESS_LABELS = {"final": "终值", "settling": "观察期内", "provisional": "初步数", "partial": "不完整", "future": "未到期",
                        "nodata": "无数据"}
-PUBLISHED = ("final", "provisional")        # what mart.indicator_values_published holds
-_ORDER = ("nodata", "partial", "future", "provisional", "final")   # least complete first
+PUBLISHED = ("final", "settling", "provisional")        # what mart.indicator_values_published holds
+_ORDER = ("nodata", "partial", "future", "provisional", "settling", "final")   # least complete first
 _STEP = {"month": 1, "quarter": 3, "year": 12}
 
 

@@ -8,12 +8,15 @@ for every period in ``mart.indicator_values``:
   (a snapshot entity, a ledger read whole each time, has no such limit);
 * ``future``: the period starts after what an entity has loaded (e.g. a ledger row dated after
   the run's clock);
-* ``provisional``: an entity has not loaded to the period's end, or to the end of the months after
-  it in which a record can still change it (``lookback_months``) (初步数, may still change);
-* ``final``: every entity has loaded the whole period; ``final_since`` is the refresh that first
-  found it so (later corrections revise it, recorded in ``mart.indicator_value_revision``).
+* ``provisional``: an entity has not loaded to the period's end (初步数, will still grow);
+* ``settling``: every entity has loaded the period, not yet the months after it in which a record
+  can still change it (``lookback_months``: a repeat petition within 90 days) (观察期内: published,
+  may still fall; a change in that window is not a revision);
+* ``final``: every entity has loaded the whole period and its observation window; ``final_since``
+  is the refresh that first found it so (later corrections revise it, recorded in
+  ``mart.indicator_value_revision``).
 
-Published (``mart.indicator_values_published``) = final or provisional.
+Published (``mart.indicator_values_published``) = final, settling or provisional.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ WITH loaded AS MATERIALIZED (
                SELECT 1 FROM gaps g WHERE g.source = s.source AND g.entity = s.entity
                                       AND g.gap_start < p.ends AND g.gap_end > p.starts)) AS partial,
            l.loaded_to <= p.starts AS future,
-           l.loaded_to < p.settles AS short,
+           l.loaded_to < p.ends AS short,
+           l.loaded_to < p.settles AS settling,
            l.loaded_to
     FROM periods p
     JOIN mart.indicator_source s USING (indicator_code)
@@ -55,9 +59,9 @@ WITH loaded AS MATERIALIZED (
     SELECT indicator_code, grain, period_start,
            CASE WHEN bool_or(never_loaded) THEN 'nodata' WHEN bool_or(partial) THEN 'partial'
                 WHEN bool_or(future) THEN 'future' WHEN bool_or(short) THEN 'provisional'
-                ELSE 'final' END AS completeness,
-           CASE WHEN bool_or(never_loaded OR partial OR future OR short) THEN min(loaded_to) END AS loaded_to,
-           array_agg(name ORDER BY name) FILTER (WHERE never_loaded OR partial OR short) AS incomplete_entities
+                WHEN bool_or(settling) THEN 'settling' ELSE 'final' END AS completeness,
+           CASE WHEN bool_or(never_loaded OR partial OR future OR settling) THEN min(loaded_to) END AS loaded_to,
+           array_agg(name ORDER BY name) FILTER (WHERE never_loaded OR partial OR settling) AS incomplete_entities
     FROM per_entity
     GROUP BY indicator_code, grain, period_start
 )

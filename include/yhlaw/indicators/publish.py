@@ -87,7 +87,7 @@ def assess_trends(cur) -> int:
         """WITH assessed AS (
                SELECT v.indicator_code, v.grain, v.period_start, v.town_code,
                       CASE WHEN v.value IS NULL OR y.value IS NULL OR yc.completeness IS DISTINCT FROM 'final'
-                                OR vc.completeness NOT IN ('final', 'provisional') THEN NULL
+                                OR vc.completeness NOT IN ('final', 'settling', 'provisional') THEN NULL
                            WHEN c.target_trend = 'down' THEN v.value < y.value
                            ELSE v.value > y.value END AS meets
                FROM mart.indicator_values v
@@ -119,8 +119,8 @@ def publish(cur, refresh_id: int, reasons: dict[str, tuple[str, str, date | None
     """Merge _iv_new into mart.indicator_values; changed published values go to the revision
     history first. ``reasons``: indicator -> (kind, reason text, horizon). Kind 'data' means:
     a late correction if the period had ended before the earliest interval of the batches
-    that changed it (the horizon); changes to a period still in progress (provisional values)
-    are not recorded."""
+    that changed it (the horizon) and its observation window (lookback_months); changes to a
+    period still in progress or settling are not recorded."""
     cur.execute("CREATE TEMP TABLE _reason (indicator_code text PRIMARY KEY, kind text, reason text, horizon date) "
                 "ON COMMIT DROP")
     cur.executemany("INSERT INTO _reason VALUES (%s, %s, %s, %s)",
@@ -133,16 +133,20 @@ def publish(cur, refresh_id: int, reasons: dict[str, tuple[str, str, date | None
                   n.numerator, n.denominator, n.value, o.computed_at, now(),
                   CASE WHEN r.kind <> 'data' THEN r.kind
                        WHEN (o.period_start + CASE o.grain WHEN 'month' THEN interval '1 month'
-                             WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END)::date <= r.horizon
+                             WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END
+                             + make_interval(months => c.lookback_months))::date <= r.horizon
                        THEN 'late_correction' ELSE 'period_in_progress' END,
                   r.reason, %s
            FROM mart.indicator_values o
            JOIN _iv_new n USING (indicator_code, grain, period_start, town_code)
            JOIN _reason r USING (indicator_code)
+           JOIN mart.indicator_catalog c USING (indicator_code)
            WHERE (o.numerator, o.denominator, o.value) IS DISTINCT FROM (n.numerator, n.denominator, n.value)
-             -- A period still in progress is provisional: its growth is not a revision.
+             -- A period still in progress (provisional) or in its observation window (settling,
+             -- lookback_months) is expected to change: that is not a revision.
              AND (r.kind <> 'data' OR (o.period_start + CASE o.grain WHEN 'month' THEN interval '1 month'
-                  WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END)::date <= r.horizon)""",
+                  WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END
+                  + make_interval(months => c.lookback_months))::date <= r.horizon)""",
         (refresh_id,))
     revised = cur.rowcount
     cur.execute(
