@@ -208,3 +208,30 @@ def test_the_interval_due_for_freshness_follows_the_spec_schedule():
     assert due_interval_end(daily, at - timedelta(seconds=1)) == datetime(2022, 3, 4, 0, 0, tzinfo=cst)
     assert due_interval_end(ledgers, at) == datetime(2022, 3, 4, 6, 0, tzinfo=cst)   # runs at 06:00: due by 12:15
     assert due_interval_end(daily, at.astimezone(ZoneInfo("UTC"))) == datetime(2022, 3, 5, tzinfo=cst)
+
+
+# 村 and 社区 per 镇街 in the National Bureau of Statistics' 统计用区划和城乡划分代码: the 2021
+# edition (as at 2021-10-31) and the 2022 edition (as at 2022-10-31; nine new 社区, no 村 changed).
+NBS_VILLAGES_COMMUNITIES = {
+    "330110005000": ((0, 18), (0, 20)), "330110009000": ((18, 2), (18, 4)), "330110010000": ((20, 23), (20, 24)),
+    "330110011000": ((8, 13), (8, 13)), "330110012000": ((6, 7), (6, 10)), "330110013000": ((11, 16), (11, 16)),
+    "330110014000": ((10, 5), (10, 6)), "330110109000": ((13, 2), (13, 2)), "330110110000": ((13, 8), (13, 8)),
+    "330110111000": ((6, 1), (6, 1)), "330110112000": ((6, 1), (6, 1)), "330110113000": ((5, 1), (5, 1)),
+}
+
+
+def test_publicity_ledger_counts_the_real_villages_and_communities():
+    """法治宣传阵地覆盖率's denominator is the 镇街 itself plus its 村 and 社区: the shipped ledger
+    holds the official counts of the latest edition published before the quarter ended."""
+    import csv
+
+    from yhlaw.paths import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "include" / "reference" / "ledgers" / "publicity_sites.csv"
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))[1:]
+    assert {r[2] for r in rows} == set(NBS_VILLAGES_COMMUNITIES) and len(rows) == 12 * 12
+    for _, day, town, total, built, _ in rows:
+        edition = NBS_VILLAGES_COMMUNITIES[town][0 if day <= "2022-10-31" else 1]
+        assert int(total) == 1 + sum(edition), (town, day)
+        assert 0 <= int(built) <= int(total)
+    assert sum(int(r[3]) for r in rows if r[1] == "2021-12-31") == 12 + 116 + 97
