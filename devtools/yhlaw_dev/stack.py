@@ -97,8 +97,9 @@ def simulator(settings: Settings, source: str, *, port: int | None = None, now: 
             proc.kill()
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, *, seconds: float = 30) -> None:
-    """Until ``url`` answers 2xx; RuntimeError if the process exits or ``seconds`` pass first."""
+def wait_healthy(url: str, proc: subprocess.Popen, *, seconds: float = 120) -> None:
+    """Until ``url`` answers 2xx; RuntimeError if the process exits or ``seconds`` pass first (a file-drop
+    simulator writes its history before it answers: on a busy machine that took over 30 s)."""
     deadline = time.monotonic() + seconds
     while True:
         if proc.poll() is not None:

@@ -6,8 +6,10 @@ with its spec alone:
   column names as core, so an indicator's ``where`` clauses run against it unchanged; in free
   text other than the natural key, runs of 11+ digits (an ID or phone number typed by hand) are
   masked.
-* ``mart.stale_by_entity``: per entity, the core rows whose newest version is quarantined
-  (a lookup through the partial index on ``stale_since``) and the table's estimated size.
+* ``mart.stale_rows``: per entity, the exact count of core rows whose newest version is
+  quarantined, and of all rows (a scan: for analysts);
+* ``mart.stale_by_entity``: the same stale count through the partial index on ``stale_since``
+  and the table's estimated size (for the cockpit).
 * ``mart.quarantine_by_town``: one row per quarantined record and reason, with the 镇街 read from
   the record's own town field (the spec's ``town`` field, resolved through ``core.town_alias``)
   where it can be, and nothing of the payload.
@@ -96,6 +98,16 @@ def stale_view_sql(entities: list[Entity]) -> sql.Composable:
     return sql.SQL("CREATE VIEW mart.stale_by_entity AS\n") + sql.SQL("\nUNION ALL\n").join(selects)
 
 
+def exact_stale_view_sql(entities: list[Entity]) -> sql.Composable:
+    """Per entity: stale rows and all rows, counted exactly (one scan of each core table)."""
+    selects = [sql.SQL("""SELECT {source}::text AS source, {entity}::text AS entity, {name}::text AS core_table,
+               count(*) FILTER (WHERE stale_since IS NOT NULL) AS stale_rows, count(*) AS rows,
+               min(stale_since) AS oldest_stale_since FROM core.{table}""").format(
+        source=sql.Literal(e.source), entity=sql.Literal(e.name), name=sql.Literal(e.table),
+        table=sql.Identifier(e.table)) for e in entities]
+    return sql.SQL("CREATE VIEW mart.stale_rows AS\n") + sql.SQL("\nUNION ALL\n").join(selects)
+
+
 def quarantine_view_sql(entities: list[Entity]) -> sql.Composable:
     selects = [sql.SQL("""SELECT q.batch_id, q.seq, q.source, q.entity, r.reason, a.town_code, b.interval_start,
                q.quarantined_at
@@ -108,6 +120,9 @@ def quarantine_view_sql(entities: list[Entity]) -> sql.Composable:
 
 
 _COMMENTS = {
+    "stale_rows": ("数据质量: 各来源、实体的核心层过期行数 (最新版本被隔离, 核心层仍为旧版本), 精确计数 (由来源规格生成)", {
+        "source": "来源", "entity": "实体", "core_table": "核心层表", "stale_rows": "过期行数: 有更新版本被隔离的核心行",
+        "rows": "核心行总数", "oldest_stale_since": "最早的被隔离新版本的更新时间"}),
     "stale_by_entity": ("数据质量 (看板用): 每个来源实体中最新版本被隔离、核心层仍是旧版本的行数 (精确计数见 mart.stale_rows)", {
         "source": "来源", "entity": "实体", "core_table": "核心表", "stale_rows": "滞后行数 (最新版本被隔离)",
         "oldest_stale_since": "最早的滞后时间", "rows_estimate": "核心表行数 (规划器估计值, 不扫描全表)"}),
@@ -138,12 +153,10 @@ def apply_mart_views(conn) -> list[str]:
             docs["stale_since"] = "有更新版本被隔离时, 该版本的更新时间 (为空 = 当前版本最新)"
             _comment(cur, view, f"明细 (看板下钻用): core.{e.table} 的记录, 不含当事人键 — {e.title}", docs)
             names.append(view)
-        cur.execute("DROP VIEW IF EXISTS mart.stale_by_entity")
-        cur.execute(stale_view_sql(entities))
-        _comment(cur, "stale_by_entity", *_COMMENTS["stale_by_entity"])
-        names.append("stale_by_entity")
-        cur.execute("DROP VIEW IF EXISTS mart.quarantine_by_town")
-        cur.execute(quarantine_view_sql(entities))
-        _comment(cur, "quarantine_by_town", *_COMMENTS["quarantine_by_town"])
-        names.append("quarantine_by_town")
+        for view, build in (("stale_rows", exact_stale_view_sql), ("stale_by_entity", stale_view_sql),
+                            ("quarantine_by_town", quarantine_view_sql)):
+            cur.execute(sql.SQL("DROP VIEW IF EXISTS mart.{}").format(sql.Identifier(view)))
+            cur.execute(build(entities))
+            _comment(cur, view, *_COMMENTS[view])
+            names.append(view)
     return names
