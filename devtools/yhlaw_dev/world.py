@@ -59,7 +59,12 @@ class DevSettings(Settings):
     def source_connection(self, source: str, sim_url: str) -> dict:
         """The Airflow connection of a source, pointing at its simulator's system: the HTTP API,
         the system's database (read-only account) or the drop folder, by transport kind."""
-        kind = load_spec(source).transport.get("kind", "http")
+        transport = load_spec(source).transport
+        kind = transport.get("kind", "http")
+        if kind == "sql" and transport.get("dialect") == "mysql":
+            parts = urlsplit(self.sim_mariadb_admin_url)
+            return {"conn_type": "mysql", "host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
+                    "login": self.sim_db_reader(source), "password": "", "schema": self.sim_database(source)}
         if kind == "sql":
             parts = urlsplit(self.warehouse_url)
             return {"conn_type": "postgres", "host": parts.hostname or "127.0.0.1", "port": parts.port or 5432,
@@ -74,6 +79,11 @@ class DevSettings(Settings):
     def sim_database(self, source: str) -> str:
         return f"yhlaw_sim_{source}" + ("_test" if self.test else "") + (
             f"_{self.sim_namespace}" if self.sim_namespace else "")
+
+    @property
+    def sim_mariadb_admin_url(self) -> str:
+        """The MariaDB server where MySQL-dialect systems live (SIM_MARIADB_ADMIN_URL), as its admin."""
+        return os.environ.get("SIM_MARIADB_ADMIN_URL") or "mysql://root@127.0.0.1:3306"
 
     def sim_db_reader(self, source: str) -> str:
         return f"{source}_reader"
@@ -92,6 +102,7 @@ class DevSettings(Settings):
             "SIM_CLIENT_SECRET": self.sim_secrets["SIM_CLIENT_SECRET"],
             "SIM_ADMIN_TOKEN": self.sim_secrets["SIM_ADMIN_TOKEN"],
             "SIM_DB_ADMIN_URL": with_database(self.admin_url, "postgres"),
+            "SIM_MARIADB_ADMIN_URL": self.sim_mariadb_admin_url,
             "SIM_DB_NAME": self.sim_database(source),
             "SIM_DB_READER": self.sim_db_reader(source),
             "SIM_DROP_DIR": str(self.sim_drop_dir(source)),
