@@ -202,3 +202,82 @@ def test_a_source_row_without_update_time_is_read_by_every_window_not_never(sett
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
+
+
+# --------------------------------------------------------------------------------------------
+# XML exports (format "xml" in the manifest; the spec's transport.xml says which elements are
+# records and which are lists)
+
+XML_OPTIONS = {"records": ["记录"], "lists": ["申请人列表", "庭审记录"]}
+XML_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<行政复议案件导出 系统="行政复议办案系统" 导出日期="2022-03-01">
+  <导出信息><记录数>2</记录数></导出信息>
+  <记录>
+    <复议案号>余政复〔2022〕1号</复议案号><结果/>
+    <被申请人><类型>镇街政府</类型><镇街>330110005000</镇街></被申请人>
+    <申请人列表><申请人><名称>张三</名称><证件号码>330110199001011234</证件号码></申请人></申请人列表>
+    <庭审记录/>
+  </记录>
+  <记录 序号="2"><复议案号>A &amp; B &#x4E2D;</复议案号><申请人列表/></记录>
+</行政复议案件导出>
+"""
+
+
+def xml_reader(folder, options=XML_OPTIONS) -> FileDropReader:
+    return FileDropReader(SourceConnection("fs", "", None, "", "", "", (("path", str(folder)),)),
+                          {"kind": "file_drop", "xml": options, "max_attempts": 2, "backoff_seconds": 0.01})
+
+
+def test_file_drop_reads_an_xml_export_into_nested_records(tmp_path):
+    deliver(tmp_path, "xzfy_20220301.xml", XML_EXPORT.encode("utf-8"), rows=2, delivered_at=T0, fmt="xml")
+    sink = ListSink()
+    xml_reader(tmp_path).read_window("xzfy_*", T0 - timedelta(hours=1), T0 + timedelta(hours=1), sink)
+    first, second = sink.items
+    assert first["复议案号"] == "余政复〔2022〕1号" and first["结果"] is None
+    assert first["被申请人"] == {"类型": "镇街政府", "镇街": "330110005000"}
+    assert first["申请人列表"] == [{"名称": "张三", "证件号码": "330110199001011234"}]     # a list of one
+    assert first["庭审记录"] == [] and second["申请人列表"] == []                           # ... or of none
+    assert second["复议案号"] == "A & B 中" and second["@序号"] == "2"                    # entities of XML itself
+    assert first["_file"] == "xzfy_20220301.xml" and first["_as_of"] == "2022-02-28T23:59:01+08:00"
+    assert "导出信息" not in first and len(sink.items) == 2                                 # the header is no record
+
+
+@pytest.mark.parametrize("data, says", [
+    # Declarations are refused before any entity is defined, so none is ever expanded or fetched.
+    ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "秘密"><!ENTITY b "&a;&a;&a;&a;">]>'
+     '<r><记录><x>&b;</x></记录></r>', "declares a DOCTYPE or entity"),
+    ('<?xml version="1.0"?><!DOCTYPE r SYSTEM "file:///etc/passwd"><r><记录/></r>', "declares a DOCTYPE"),
+    ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]><r><记录>&x;</记录></r>',
+     "declares a DOCTYPE"),
+    ('<r><记录><x>&undefined;</x></记录></r>', "not well-formed XML: undefined entity at line 1"),
+    ("<r>" + "<记录>" + "<a>" * 40 + "</a>" * 40 + "</记录></r>", "element 1 under the root (<记录>/<a>"),
+    ("<r><记录><x>张三</x><x>李四</x></记录></r>", "element 1 under the root (<记录>): <x> repeats outside a list"),
+    ("<r><h/><记录>张三<x>1</x></记录></r>", "element 2 under the root (<记录>): text mixed with child elements"),
+    ('<r><记录><x k="张三">1</x></记录></r>', "(<记录>/<x>): attributes on a value element"),
+    ("<r><记录><x>330110199001011234</x></记录>", "not well-formed XML: no element found at line 1"),
+    ("", "not well-formed XML: no element found"),
+], ids=["billion_laughs", "external_dtd", "external_entity", "undefined_entity", "too_deep", "repeated_child",
+        "mixed_text", "leaf_attribute", "truncated", "empty"])
+def test_a_hostile_or_broken_xml_export_fails_the_read_naming_where_never_what(tmp_path, data, says):
+    deliver(tmp_path, "xzfy_20220301.xml", data.encode("utf-8"), rows=1, delivered_at=T0, fmt="xml")
+    with pytest.raises(SourceError) as err:
+        xml_reader(tmp_path).read_window("xzfy_*", T0 - timedelta(hours=1), T0 + timedelta(hours=1), ListSink())
+    message = str(err.value)
+    assert "xzfy_20220301.xml" in message and says in message, message
+    assert not any(v in message for v in ("张三", "李四", "秘密", "330110199001011234", "passwd")), message
+
+
+def test_an_xml_export_in_an_encoding_expat_cannot_read_is_refused(tmp_path):
+    data = '<?xml version="1.0" encoding="GBK"?><r><记录><x>张三</x></记录></r>'.encode("gbk")
+    deliver(tmp_path, "xzfy_20220301.xml", data, rows=1, delivered_at=T0, fmt="xml", encoding="gbk")
+    with pytest.raises(SourceError, match="xzfy_20220301.xml: XML in an unreadable encoding"):
+        xml_reader(tmp_path).read_window("xzfy_*", T0 - timedelta(hours=1), T0 + timedelta(hours=1), ListSink())
+
+
+def test_xml_records_the_manifest_does_not_announce_fail_the_read(tmp_path):
+    """A record element misnamed in the file (not in transport.xml.records) is not silently skipped:
+    the count announced by the manifest no longer matches."""
+    deliver(tmp_path, "xzfy_20220301.xml", XML_EXPORT.replace("<记录 序号", "<案件 序号").replace(
+        "</记录>\n</行政", "</案件>\n</行政").encode("utf-8"), rows=2, delivered_at=T0, fmt="xml")
+    with pytest.raises(SourceError, match="manifest announces 2 rows, file has 1"):
+        xml_reader(tmp_path).read_window("xzfy_*", T0 - timedelta(hours=1), T0 + timedelta(hours=1), ListSink())

@@ -66,8 +66,8 @@ class FileDropReader:
     """Reads export files that a system delivers into a drop location (local folder by default;
     any fsspec URL such as ``s3://bucket/prefix`` by the connection's ``path`` extra).
 
-    Contract of the drop: a data file (CSV in any declared encoding, or XLSX) is complete only
-    when its manifest ``<file>.manifest.json`` exists: ``{"file", "entity", "format",
+    Contract of the drop: a data file (CSV in any declared encoding, XLSX, or UTF-8 XML: ``xml_rows``)
+    is complete only when its manifest ``<file>.manifest.json`` exists: ``{"file", "entity", "format",
     "encoding", "rows", "sha256", "delivered_at"}``. A window reads the files whose manifest says
     they were delivered in [since, until); a re-delivered (corrected) file is a new delivery.
     Each row becomes a record with the file's name, delivery time and as-of time added
@@ -136,6 +136,8 @@ class FileDropReader:
         fmt = manifest.get("format", "csv")
         if fmt == "xlsx":
             return self._xlsx_rows(data, where)
+        if fmt == "xml":
+            return xml_rows(data, where, self.transport.get("xml") or {})
         if fmt != "csv":
             raise SourceError(f"{where}: unknown format {fmt!r}")
         # UTF-8 first whatever the manifest says: it is self-validating (GBK text almost never
@@ -281,6 +283,93 @@ def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
     except _csv.Error as exc:
         raise SourceError(f"{where}: line {reader.line_num}: malformed CSV: {exc}") from exc
     return rows
+
+
+MAX_XML_DEPTH = 32          # root, record, field, list item, item field ...: deeper is hostile or broken
+
+
+class _XmlExport:
+    """Records from the expat events of an XML export: each child of the root element named in
+    ``records`` (default 记录 / record) is one record. An element with child elements is an
+    object (its attributes as ``@name`` keys); an element named in ``lists`` is a list of its
+    children's values; any other element is its text (empty: None). What would be read wrongly
+    is an error naming the file, the record's position and the element path, never a value:
+    a DOCTYPE or entity declaration (no entity is ever expanded or fetched), nesting deeper than
+    ``max_depth``, a child repeated outside a list, text mixed with elements, attributes on a
+    value element."""
+
+    def __init__(self, where: str, options: dict[str, Any]):
+        self.where, self.depth_limit = where, int(options.get("max_depth", MAX_XML_DEPTH))
+        self.record_tags = set(options.get("records") or ("记录", "record"))
+        self.lists = set(options.get("lists") or ())
+        self.stack: list[tuple[str, dict, list, list]] = []
+        self.records: list[dict[str, Any]] = []
+        self.index = 0
+
+    def fail(self, what: str) -> None:
+        path = "/".join(f"<{t[:40]}>" for t, *_ in self.stack[1:7]) + ("/…" if len(self.stack) > 7 else "")
+        raise SourceError(f"{self.where}: element {self.index + 1} under the root ({path or 'root'}): {what}")
+
+    def refuse_declaration(self, *_: Any) -> None:
+        raise SourceError(f"{self.where}: the file declares a DOCTYPE or entity; refused (no entity is expanded "
+                          "or fetched from an export)")
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self.stack.append((tag, attrs, [], []))
+        if len(self.stack) > self.depth_limit:
+            self.fail(f"nests deeper than {self.depth_limit} elements")
+
+    def text(self, data: str) -> None:
+        self.stack[-1][3].append(data)
+
+    def end(self, _tag: str) -> None:
+        value = self._value() if len(self.stack) > 2 or self.stack[-1][0] in self.record_tags else None
+        tag, *_ = self.stack.pop()
+        if len(self.stack) > 1:
+            self.stack[-1][2].append((tag, value))
+        elif len(self.stack) == 1:
+            if tag in self.record_tags:
+                self.records.append(value if isinstance(value, dict) else {})
+            self.index += 1
+
+    def _value(self) -> Any:
+        tag, attrs, children, text = self.stack[-1]
+        body = "".join(text)
+        if tag in self.lists:
+            return [v for _, v in children]
+        if not children and len(self.stack) > 2:
+            if attrs:
+                self.fail("attributes on a value element")
+            return body if body.strip() else None
+        if body.strip():
+            self.fail("text mixed with child elements")
+        out: dict[str, Any] = {f"@{k}": v for k, v in attrs.items()}
+        for child, v in children:
+            if child in out:
+                self.fail(f"<{child[:40]}> repeats outside a list (declare it in the spec's xml.lists)")
+            out[child] = v
+        return out
+
+
+def xml_rows(data: bytes, where: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of an XML export (see ``_XmlExport``); not well-formed XML is an error naming
+    the line and column."""
+    from xml.parsers import expat
+
+    export = _XmlExport(where, options)
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = export.refuse_declaration
+    parser.StartElementHandler, parser.EndElementHandler = export.start, export.end
+    parser.CharacterDataHandler, parser.buffer_text = export.text, True
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise SourceError(f"{where}: not well-formed XML: {expat.ErrorString(exc.code)} at line {exc.lineno}, "
+                          f"column {exc.offset}") from exc
+    except ValueError as exc:       # an encoding expat cannot read (multi-byte, e.g. GBK): UTF-8 is agreed
+        raise SourceError(f"{where}: XML in an unreadable encoding ({exc})") from exc
+    return export.records
 
 
 class LedgerFileReader(FileDropReader):
