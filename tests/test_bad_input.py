@@ -170,6 +170,16 @@ def _shift(text: str, f: Field, delta: timedelta) -> str:
     return t.strftime("%Y-%m-%d") if f.type == "date" else t.isoformat()
 
 
+def _pop(record: dict, f: Field) -> dict:
+    """The record without the field at all (a nested path: the key removed from its object)."""
+    *path, last = f.source.split(".")
+    target: Any = record
+    for part in path:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    target.pop(last)
+    return record
+
+
 def _backdate(record: dict, shape: Shape, day: date) -> dict:
     """Every event of the record moved back by the same span, so that its ``dated_by`` falls on
     ``day`` (the update time stays: an old case updated now)."""
@@ -255,7 +265,7 @@ def corruptions(shape: Shape) -> list[Case]:
         case("town_mojibake", {"unknown_town", "mojibake_text"},
              lambda r: put(r, t, "仁和街道".encode("utf-8").decode("gbk", errors="replace")))
         case("town_column_absent", {"missing_required_field"} if shape.town_required else LOADED,
-             lambda r: r.pop(t.source))
+             lambda r: _pop(r, t))
     # Text: oversize, mojibake three ways, an object where text belongs.
     text = (shape.free_text or [shape.key_field])[0]
     case("text_oversize", {"field_too_long"}, lambda r: put(r, text, "长" * 5000))

@@ -222,6 +222,9 @@ def test_connections_are_the_ones_settings_produce(compose, example_env, monkeyp
     monkeypatch.setenv("SIM_CLIENT_ID", example_env["SIM_CLIENT_ID"])
     monkeypatch.setenv("SIM_DROP_ROOT", common["SIM_DROP_ROOT"])
     monkeypatch.setenv("LEDGER_DIR", "/opt/yhlaw/include/reference/ledgers")
+    # MySQL-dialect systems live on the MariaDB service their simulators are pointed at.
+    for url in {environment(svc).get("SIM_MARIADB_ADMIN_URL") for svc in services.values()} - {None}:
+        monkeypatch.setenv("SIM_MARIADB_ADMIN_URL", url)
     settings = Settings(warehouse_url=common["WAREHOUSE_URL"], admin_user="postgres",
                         sim_host="unused", sim_base_port=8801, airflow_home=Path("/opt/airflow"))
     sim_urls = {s: f"http://simulator-{s}:{port}" for s, port in simulator_ports().items()}
@@ -265,6 +268,16 @@ def test_one_simulator_per_source_spec(compose, example_env):
         conn = json.loads(conn_env[f"AIRFLOW_CONN_SRC_{source.upper()}"])
         assert env["SIM_ADMIN_TOKEN"] == example_env["SIM_ADMIN_TOKEN"]
         kind = load_spec(source).transport.get("kind", "http")
+        if kind == "sql" and load_spec(source).transport.get("dialect") == "mysql":
+            # A MySQL-dialect system: its database on the MariaDB service, which the simulator
+            # waits for; the pipeline reads it as the read-only account the simulator creates.
+            assert conn["conn_type"] == "mysql" and conn["host"] == "mariadb" and conn["port"] == 3306
+            assert (conn["schema"], conn["login"]) == (env["SIM_DB_NAME"], env["SIM_DB_READER"])
+            assert urlsplit(env["SIM_MARIADB_ADMIN_URL"]).hostname == "mariadb"
+            assert services["mariadb"]["image"] == "mariadb:10.11" and "healthcheck" in services["mariadb"]
+            assert svc["depends_on"]["mariadb"]["condition"] == "service_healthy"
+            assert services["airflow-worker"]["depends_on"][f"simulator-{source}"]["condition"] == "service_healthy"
+            continue
         if kind == "sql":
             # The pipeline reads the database the simulator writes, as its read-only account.
             assert conn["conn_type"] == "postgres" and conn["host"] == "postgres"

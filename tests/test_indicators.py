@@ -180,11 +180,98 @@ def publicity():
                  source_file="publicity_sites.csv")]
 
 
+def case_reviews():
+    # 案卷评查: R1, R2 reviewed in January (A), R3, R4 in February (B); YH-ZFD = a 镇街's 综合行政执法队.
+    dept, team = dict(dept_code="YH-SCJG", unit_type="区级执法部门"), dict(dept_code="YH-ZFD", unit_type="镇街综合行政执法队")
+    return [dict(dept, review_no="R1", town_code=A, reviewed_on=d("2022-01-10"), score=Decimal("93.0"), grade="优秀"),
+            dict(team, review_no="R2", town_code=A, reviewed_on=d("2022-01-20"), score=Decimal("55.5"), grade="不合格"),
+            dict(dept, review_no="R3", town_code=B, reviewed_on=d("2022-02-08"), score=Decimal("84.0"), grade="良好"),
+            dict(team, review_no="R4", town_code=B, reviewed_on=d("2022-02-15"), score=Decimal("71.0"), grade="合格")]
+
+
+def enforcement_complaints():
+    # 投诉举报: the deadline (due_on) is the receipt's local date + its time limit.
+    return [dict(complaint_no="K1", town_code=A, dept_code="YH-ZHZF", channel="12345热线", time_limit_days=30,
+                 received_at=t("2022-01-05 10:00"), concluded_at=t("2022-01-20 10:00"), in_time=True),   # due 02-04
+            dict(complaint_no="K2", town_code=A, dept_code="YH-ZFD", channel="浙里办", time_limit_days=30,
+                 received_at=t("2022-01-10 10:00"), concluded_at=t("2022-02-20 10:00"), in_time=False),  # due 02-09, late
+            # K3: received 23:30 local on Jan 31 (still Jan 31 in UTC too), due 03-02, still open: late in March.
+            dict(complaint_no="K3", town_code=B, dept_code="YH-ZFD", channel="来信来访", time_limit_days=30,
+                 received_at=t("2022-01-31 23:30")),
+            dict(complaint_no="K4", town_code=B, dept_code="YH-SCJG", channel="12345热线", time_limit_days=45,
+                 received_at=t("2021-12-20 10:00"), concluded_at=t("2022-01-25 10:00"), in_time=True)]  # extended: due 02-03
+
+
+def admin_reviews():
+    # 行政复议: V2 is against 五常 (A)'s government by an applicant living in 仁和 (B): 镇街 counts go by the body.
+    dept = dict(respondent_kind="区级部门", term_days=60, extension_days=0)
+    town = dict(respondent_kind="镇街政府", term_days=60, extension_days=0)
+    return [dict(dept, review_no="V1", town_code=A, respondent_dept_code="YH-SCJG", channel="网上申请", category="行政处罚",
+                 received_on=d("2022-01-03"), accepted_on=d("2022-01-05"), closed_on=d("2022-01-25"), result="撤销"),
+            dict(town, review_no="V2", town_code=B, respondent_town_code=A, channel="当面递交", category="征收补偿",
+                 received_on=d("2022-01-04"), accepted_on=d("2022-01-06"), closed_on=d("2022-01-28"), result="维持"),
+            # V3: accepted 2021-12-03, due 2022-02-01, closed 02-10: late.
+            dict(town, review_no="V3", town_code=A, respondent_town_code=B, channel="邮寄", category="行政强制",
+                 received_on=d("2021-12-01"), accepted_on=d("2021-12-03"), closed_on=d("2022-02-10"), result="撤回"),
+            # V4: extended by 30 days (due 05-09), closed 02-25, its result not entered yet.
+            dict(dept, review_no="V4", town_code=A, respondent_dept_code="YH-ZHZF", channel="网上申请", category="行政处罚",
+                 extension_days=30, received_on=d("2022-02-07"), accepted_on=d("2022-02-08"), closed_on=d("2022-02-25")),
+            dict(town, review_no="V5", town_code=B, respondent_town_code=A, channel="网上申请", category="政府信息公开",
+                 received_on=d("2022-02-14"))]
+
+
+def admin_litigations():
+    # 行政应诉: L2 (against A's government, plaintiff in B) is heard in Feb; L3 withdrawn unheard; L4's
+    # head appearance not reported yet.
+    dept, town = dict(defendant_kind="区级部门", court="杭州铁路运输法院"), dict(defendant_kind="镇街政府", court="杭州铁路运输法院")
+    return [dict(dept, case_no="L1", town_code=A, defendant_dept_code="YH-SCJG", cause="行政处罚", filed_on=d("2022-01-04"),
+                 first_hearing_on=d("2022-01-20"), head_appeared=True, closed_on=d("2022-01-28"), judgment="撤销", lost=True),
+            dict(town, case_no="L2", town_code=B, defendant_town_code=A, cause="征收补偿", filed_on=d("2022-01-10"),
+                 first_hearing_on=d("2022-02-10"), head_appeared=False, closed_on=d("2022-02-20"), judgment="驳回诉讼请求",
+                 lost=False),
+            dict(town, case_no="L3", town_code=B, defendant_town_code=B, cause="行政强制", filed_on=d("2022-01-15"),
+                 closed_on=d("2022-02-05"), judgment="准予撤诉", lost=False),
+            dict(town, case_no="L4", town_code=A, defendant_town_code=A, cause="征收补偿", filed_on=d("2022-02-03"),
+                 first_hearing_on=d("2022-02-25"), closed_on=d("2022-02-28"), judgment="确认违法", lost=True)]
+
+
+def supervision_orders():
+    # 督办件: due_on = the issue's local date + 15 or 30 days.
+    return [dict(order_no="O1", town_code=A, dept_code="YH-JTYS", order_source="案卷评查", time_limit_days=15,
+                 issued_at=t("2022-01-03 10:00"), status="已办结", finished_at=t("2022-01-10 10:00"), in_time=True),  # due 01-18
+            dict(order_no="O2", town_code=A, dept_code="YH-ZFD", order_source="投诉举报", time_limit_days=15,
+                 issued_at=t("2022-01-05 10:00"), status="办理中"),                                               # due 01-20, open
+            dict(order_no="O3", town_code=B, dept_code="YH-ZFD", order_source="投诉举报", time_limit_days=30,
+                 issued_at=t("2022-01-20 10:00"), status="已办结", finished_at=t("2022-02-25 10:00"), in_time=False)]  # due 02-19
+
+
+def correction_people():
+    # 在矫人员: A = S1 (之矫汇), S2 (电子定位, 期满 02-10, 衔接 5 days later), S3 (no app);
+    # B = S4 (智汇矫, 再犯罪 01-25, 撤销缓刑 02-20), S5 (期满 01-10, 衔接 41 days later: late),
+    # S6 (期满 01-31, not handed over). A release day is not counted at that month's end.
+    base = dict(correction_type="缓刑", electronic_tag=False, app="无", reoffended=False)
+    return [dict(base, person_no="S1", town_code=A, entered_on=d("2021-12-10"), app="之矫汇"),
+            dict(base, person_no="S2", town_code=A, entered_on=d("2022-01-05"), electronic_tag=True,
+                 released_on=d("2022-02-10"), release_type="期满解矫", resettlement_linked=True,
+                 linked_on=d("2022-02-15")),
+            dict(base, person_no="S3", town_code=A, entered_on=d("2022-01-20"), correction_type="假释"),
+            dict(base, person_no="S4", town_code=B, entered_on=d("2021-11-01"), app="智汇矫", released_on=d("2022-02-20"),
+                 release_type="撤销缓刑", reoffended=True, reoffended_on=d("2022-01-25")),
+            dict(base, person_no="S5", town_code=B, entered_on=d("2021-12-01"), correction_type="管制",
+                 released_on=d("2022-01-10"), release_type="期满解矫", resettlement_linked=True,
+                 linked_on=d("2022-02-20")),
+            dict(base, person_no="S6", town_code=B, entered_on=d("2021-10-01"), correction_type="暂予监外执行",
+                 released_on=d("2022-01-31"), release_type="期满解矫")]
+
+
 DATASET = [("enforcement", "case", enforcement_cases), ("enforcement", "inspection", inspections),
            ("courts", "case", court_cases), ("mediation", "case", mediation_cases),
            ("courts", "dishonest", dishonest), ("petitions", "petition", petitions),
            ("legal_services", "service", legal_services), ("ledgers", "staffing", staffing),
-           ("ledgers", "publicity", publicity)]
+           ("ledgers", "publicity", publicity), ("corrections", "person", correction_people),
+           ("supervision", "review", case_reviews), ("supervision", "complaint", enforcement_complaints),
+           ("supervision", "order", supervision_orders),
+           ("admin_review", "reconsideration", admin_reviews), ("admin_review", "litigation", admin_litigations)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,6 +528,86 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("pub_site_coverage_rate", "quarter", Q1, DISTRICT, 25, 30)
     E[("pub_site_coverage_rate", "month", MAR, C)] = (None, None, None)
 
+    # 执法监督 -- 案卷评查 by review month: Jan A = R1 优秀, R2 不合格; Feb B = R3 良好, R4 合格.
+    rate("sup_case_review_good_rate", "month", JAN, A, 1, 2)
+    rate("sup_case_review_good_rate", "month", FEB, B, 1, 2)
+    rate("sup_case_review_good_rate", "month", JAN, B, 0, 0)
+    rate("sup_case_review_good_rate", "quarter", Q1, DISTRICT, 2, 4)
+    rate("sup_case_review_pass_rate", "month", JAN, A, 1, 2)
+    rate("sup_case_review_pass_rate", "month", FEB, B, 2, 2)
+    rate("sup_case_review_pass_rate", "quarter", Q1, DISTRICT, 3, 4)
+    # 投诉举报按期办结率 by the month the deadline falls in: K1 due 02-04 in time, K2 due 02-09 late
+    # (Feb A); K4 extended to 45 days, due 02-03, in time (Feb B); K3 due 03-02 still open (Mar B): late.
+    rate("sup_complaint_in_time_rate", "month", FEB, A, 1, 2)
+    rate("sup_complaint_in_time_rate", "month", FEB, B, 1, 1)
+    rate("sup_complaint_in_time_rate", "month", MAR, B, 0, 1)
+    rate("sup_complaint_in_time_rate", "quarter", Q1, DISTRICT, 2, 4)
+    # 督办件按期办结率 by deadline month: O1 due 01-18 in time, O2 due 01-20 open (late) (Jan A);
+    # O3 due 02-19, finished late (Feb B).
+    rate("sup_order_in_time_rate", "month", JAN, A, 1, 2)
+    rate("sup_order_in_time_rate", "month", FEB, B, 0, 1)
+    rate("sup_order_in_time_rate", "quarter", Q1, DISTRICT, 1, 3)
+
+    # 行政复议 (district-level; by 审结 month): Jan = V1 撤销, V2 维持; Feb = V3 撤回, V4 (result pending:
+    # out of the result-based denominators, in the on-time one).
+    rate("rev_correction_rate", "month", JAN, DISTRICT, 1, 2)
+    rate("rev_correction_rate", "month", FEB, DISTRICT, 0, 1)
+    rate("rev_correction_rate", "quarter", Q1, DISTRICT, 1, 3)
+    rate("rev_mediation_withdrawal_rate", "month", FEB, DISTRICT, 1, 1)
+    rate("rev_mediation_withdrawal_rate", "quarter", Q1, DISTRICT, 1, 3)
+    rate("rev_on_time_rate", "month", JAN, DISTRICT, 2, 2)
+    rate("rev_on_time_rate", "month", FEB, DISTRICT, 1, 2)                 # V3 late, V4 extended: in time
+    rate("rev_on_time_rate", "quarter", Q1, DISTRICT, 3, 4)
+    rate("rev_online_application_rate", "month", DEC21, DISTRICT, 0, 1)    # by 收案: V3 by post
+    rate("rev_online_application_rate", "month", JAN, DISTRICT, 1, 2)
+    rate("rev_online_application_rate", "quarter", Q1, DISTRICT, 3, 4)
+    # 行政应诉: lost L1 (Jan), L4 (Feb) of L1 | L2, L3, L4 closed; heard L1 (Jan), L2, L4 (Feb, L4 unreported).
+    rate("rev_litigation_loss_rate", "month", JAN, DISTRICT, 1, 1)
+    rate("rev_litigation_loss_rate", "month", FEB, DISTRICT, 1, 3)
+    rate("rev_litigation_loss_rate", "quarter", Q1, DISTRICT, 2, 4)
+    rate("rev_head_appearance_rate", "month", JAN, DISTRICT, 1, 1)
+    rate("rev_head_appearance_rate", "month", FEB, DISTRICT, 0, 2)
+    rate("rev_head_appearance_rate", "quarter", Q1, DISTRICT, 1, 3)
+    # 镇街 by the body, not the party's address: V2, V5 and L2, L4 are A's; V3 and L3 are B's.
+    E[("rev_town_review_volume", "month", JAN, A)] = (1, None, 1)
+    E[("rev_town_review_volume", "month", JAN, B)] = (0, None, 0)
+    E[("rev_town_review_volume", "month", DEC21, B)] = (1, None, 1)
+    E[("rev_town_review_volume", "quarter", Q1, DISTRICT)] = (2, None, 2)
+    E[("rev_town_litigation_volume", "month", JAN, A)] = (1, None, 1)
+    E[("rev_town_litigation_volume", "month", JAN, B)] = (1, None, 1)
+    E[("rev_town_litigation_volume", "month", FEB, A)] = (1, None, 1)
+    E[("rev_town_litigation_volume", "quarter", Q1, DISTRICT)] = (3, None, 3)
+    rate("rev_town_litigation_loss_rate", "month", FEB, A, 1, 2)
+    rate("rev_town_litigation_loss_rate", "month", FEB, B, 0, 1)
+    rate("rev_town_litigation_loss_rate", "month", JAN, A, 0, 0)
+    rate("rev_town_litigation_loss_rate", "quarter", Q1, DISTRICT, 1, 3)
+
+    # 社区矫正 -- in correction at month end: Oct B = S6; Nov B = S4, S6; Dec A = S1, B = S4, S5, S6;
+    # Jan A = S1, S2, S3, B = S4; Feb A = S1, S3, B none (the stock's horizon: Feb, the last event).
+    E[("corr_under_correction_count", "month", DEC21, B)] = (3, None, 3)
+    E[("corr_under_correction_count", "month", JAN, A)] = (3, None, 3)
+    E[("corr_under_correction_count", "month", JAN, DISTRICT)] = (4, None, 4)
+    E[("corr_under_correction_count", "month", FEB, B)] = (0, None, 0)          # none left: a real 0
+    E[("corr_under_correction_count", "quarter", Q1, DISTRICT)] = (2, None, 2)  # end of quarter on file: Feb
+    # 智慧矫正: S1 (之矫汇), S2 (电子定位), S4 (智汇矫) covered.
+    rate("corr_smart_coverage_rate", "month", DEC21, B, 1, 3)
+    rate("corr_smart_coverage_rate", "month", JAN, A, 2, 3)
+    rate("corr_smart_coverage_rate", "month", FEB, A, 1, 2)
+    rate("corr_smart_coverage_rate", "month", FEB, B, 0, 0)
+    rate("corr_smart_coverage_rate", "quarter", Q1, DISTRICT, 1, 2)
+    # 再犯罪率, annualised (x 12): S4's new crime (Jan B) over the month-end stocks; the quarter sums
+    # both: 1 / (Jan 4 + Feb 2) x 1200 = 200.
+    rate("corr_reoffence_rate", "month", JAN, B, 1, 1, scale=1200)
+    rate("corr_reoffence_rate", "month", JAN, A, 0, 3, scale=1200)
+    rate("corr_reoffence_rate", "quarter", Q1, DISTRICT, 1, 6, scale=1200)
+    rate("corr_reoffence_rate", "year", date(2021, 1, 1), DISTRICT, 0, 7, scale=1200)   # Oct 1 + Nov 2 + Dec 4
+    # 解矫衔接率 by release month, 期满解矫 only: Jan B = S5 (late), S6 (none); Feb A = S2 (in time);
+    # S4 (撤销缓刑) needs none.
+    rate("corr_release_linkage_rate", "month", JAN, B, 0, 2)
+    rate("corr_release_linkage_rate", "month", FEB, A, 1, 1)
+    rate("corr_release_linkage_rate", "month", FEB, B, 0, 0)
+    rate("corr_release_linkage_rate", "quarter", Q1, DISTRICT, 1, 3)
+
     assert {k[0] for k in E} == codes, f"indicators without a hand-computed value: {codes - {k[0] for k in E}}"
     for key, expected in E.items():
         assert key in vals, f"missing row {key}"
@@ -513,6 +680,11 @@ def test_breakdowns_by_the_declared_dimensions(world):
     # ... and which departments fail: attained 100, not attained 0.
     check(("staff_legal_reviewer_dept_attainment", "dept_code", "YH-ZHZF", "month", MAR, DISTRICT), 0, 1, 0, False)
     check(("staff_legal_reviewer_dept_attainment", "dept_code", "YH-SCJG", "month", MAR, DISTRICT), 1, 1, 100, True)
+    # 案卷评查 per reviewed unit: the 执法队 (YH-ZFD) has the 不合格 file (R2), SCJG none.
+    check(("sup_case_review_pass_rate", "dept_code", "YH-ZFD", "quarter", Q1, DISTRICT), 1, 2, 50)
+    check(("sup_case_review_pass_rate", "dept_code", "YH-SCJG", "quarter", Q1, DISTRICT), 2, 2, 100)
+    check(("sup_case_review_good_rate", "unit_type", "镇街综合行政执法队", "month", JAN, A), 0, 1, 0)
+    check(("sup_complaint_in_time_rate", "channel", "12345热线", "quarter", Q1, DISTRICT), 2, 2, 100)   # K1, K4
     # Only combinations with records: no row for a department in a town it has no cases in.
     assert ("enf_online_handling_rate", "dept_code", "YH-SCJG", "month", JAN, A) not in vals
     # Every declared dimension has rows, and nothing else does.
@@ -718,7 +890,7 @@ def test_catalog_is_complete_and_documented():
     stated = {c.code: c.target for c in cat if c.target is not None}
     assert stated == {"staff_legal_reviewer_ratio": 5, "staff_fill_rate": 85, "staff_town_deployment_rate": 50,
                       "pub_site_coverage_rate": 100, "staff_legal_reviewer_dept_attainment": 100,
-                      "gov_petition_backlog": 0}
+                      "gov_petition_backlog": 0, "corr_reoffence_rate": 0.2}
     # The seed's “稳步下降” (信访量、万人成讼率、万人失信率) is a trend target, assessed year on year.
     assert {c.code for c in cat if c.target_trend == "down"} >= {
         "gov_petition_volume", "gov_litigation_per_10k", "gov_dishonest_per_10k"}

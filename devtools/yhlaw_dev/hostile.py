@@ -14,7 +14,8 @@ what the fake served:
 - **PII in messages**: any served name, ID or phone number in a log line, exception or
   ``audit.batch`` error the run produced.
 
-Transport tricks that cannot be read whole (a page served twice, a cursor that loops) must fail
+Transport tricks that cannot be read whole (a page served twice, a cursor that loops, an XML export
+that declares entities to expand or fetch) must fail
 the read with a PII-free error and land nothing.
 """
 
@@ -50,12 +51,18 @@ GOOD = json.loads((PROJECT_ROOT / "tests" / "corpus" / "good_records.json").read
 CLEAN = 160                     # enough that the hostile records stay under max_quarantine_ratio
 HMAC_KEY = "hostile-mode-key"  # not a secret: the party keys of a throwaway warehouse
 TRANSPORTS = {"http_page": "enforcement.case", "http_cursor": "petitions.petition",
-              "file_drop_csv": "courts.case", "file_drop_xlsx": "courts.case", "sql": "mediation.case"}
+              "file_drop_csv": "courts.case", "file_drop_xlsx": "courts.case", "sql": "mediation.case",
+              "file_drop_xml": "admin_review.reconsideration", "sql_mysql": "corrections.person"}
 NAN = "__NaN__"                 # rendered as a bare NaN token in a JSON body
 # What each transport trick must come to: refused (it cannot be read whole), or read whole.
 TRICKS = {"repeat_page": "refused, nothing landed", "cursor_loop": "refused, nothing landed",
-          "overlapping_pages": "read whole"}
-PII_KEYS = ("name", "idNo", "phone", "当事人名称", "证件号码", "xm", "zjhm", "lxdh")
+          "overlapping_pages": "read whole", "xml_entity_expansion": "refused, nothing landed",
+          "xml_external_entity": "refused, nothing landed"}
+# An XML export that declares entities: expansion (billion laughs) or a file/URL fetched by the parser.
+XML_DOCTYPES = {"xml_entity_expansion": '<!DOCTYPE 导出 [<!ENTITY a "哈哈哈哈哈哈哈哈"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+                                        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>',
+                "xml_external_entity": '<!DOCTYPE 导出 [<!ENTITY c SYSTEM "file:///etc/passwd">]>'}
+PII_KEYS = ("name", "idNo", "phone", "当事人名称", "证件号码", "xm", "zjhm", "lxdh", "手机号码")
 
 
 @dataclass
@@ -159,7 +166,8 @@ def _text_probes(entity, text: Field, variant, transport: str) -> list[Probe]:
         p.text = (text.name, "=1+1")
         out.append(p)
     bad = {"http_page": ["含\x00空字符", "\ud800孤立代理"], "http_cursor": ["含\x00空字符", "\ud800孤立代理"],
-           "sql": [], "file_drop_csv": [], "file_drop_xlsx": ["=1+1"]}[transport]
+           "sql": [], "file_drop_csv": [], "file_drop_xlsx": ["=1+1"], "file_drop_xml": [],
+           "sql_mysql": ["含\x00空字符"]}[transport]   # MariaDB stores a NUL in text; PostgreSQL cannot
     for n, value in enumerate(bad):
         p = variant("unrepresentable", n, "quarantine")
         put(p.record, text, value)
@@ -183,8 +191,8 @@ def _key_twins(good: dict, key: Field, text: Field) -> list[Probe]:
 
 def _instant_probes(good: dict, key: Field, updated: Field, text: Field, transport: str) -> list[Probe]:
     """The same instant written in two UTC offsets, with different content: a conflict."""
-    if transport == "sql":       # the database stores local time without a zone
-        return []
+    if transport.startswith("sql"):       # the database stores local time without a zone
+        return _mysql_probes(good, key, updated) if transport == "sql_mysql" else []
     moment = datetime.fromisoformat(str(get(good, updated))).astimezone(CST)
     out = []
     for n, written in enumerate([moment.isoformat(), moment.astimezone(timezone.utc).isoformat()]):
@@ -197,6 +205,20 @@ def _instant_probes(good: dict, key: Field, updated: Field, text: Field, transpo
     put(rec, key, f"{get(good, key)}-no-update")
     put(rec, updated, None)
     out.append(Probe("no_update_time", rec, "quarantine"))
+    return out
+
+
+def _mysql_probes(good: dict, key: Field, updated: Field) -> list[Probe]:
+    """What a MySQL/MariaDB that enforces nothing holds (sql_mode without NO_ZERO_DATE, no NOT
+    NULL): no update time, zero dates as update time and as a date (read back as text)."""
+    out = []
+    for name, column, value in (("no_update_time", updated.source, None),
+                                ("zero_update_time", updated.source, "0000-00-00 00:00:00"),
+                                ("zero_date", "rjrq", "0000-00-00")):
+        rec = copy.deepcopy(good)
+        put(rec, key, f"{get(good, key)}-{name}")
+        rec[column] = value
+        out.append(Probe(name, rec, "quarantine"))
     return out
 
 
@@ -293,8 +315,10 @@ def file_drop(folder: Path, records: list[dict], fmt: str) -> SourceConnection:
 
     folder.mkdir(parents=True, exist_ok=True)
     header = [k for k in records[0] if not k.startswith("_")]
-    name = f"cases_{DAY:%Y%m%d}.{fmt}"
-    if fmt == "csv":
+    name = f"{'xzfy' if fmt == 'xml' else 'cases'}_{DAY:%Y%m%d}.{fmt}"
+    if fmt == "xml":
+        data = render_xml(records)
+    elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerows([header, *[[r.get(h) if r.get(h) is not None else "" for h in header] for r in records]])
@@ -312,6 +336,22 @@ def file_drop(folder: Path, records: list[dict], fmt: str) -> SourceConnection:
         "sha256": hashlib.sha256(data).hexdigest(), "delivered_at": (DAY + timedelta(hours=20)).isoformat(),
         "export_date": DAY.date().isoformat(), "version": 1}))
     return SourceConnection("fs", "", None, "", "", "", (("path", str(folder)),))
+
+
+def render_xml(records: list[dict]) -> bytes:
+    """An XML export (UTF-8, one <记录> per record, nested objects and lists as elements; text
+    escaped, white space kept as served)."""
+    from xml.sax.saxutils import escape
+
+    def element(tag: str, value: Any) -> str:
+        if isinstance(value, dict):
+            return f"<{tag}>" + "".join(element(k, v) for k, v in value.items()) + f"</{tag}>"
+        if isinstance(value, list):
+            return f"<{tag}>" + "".join(element("项", v) for v in value) + f"</{tag}>"
+        return f"<{tag}/>" if value is None else f"<{tag}>{escape(str(value))}</{tag}>"
+    body = "".join("<记录>" + "".join(element(k, v) for k, v in r.items() if not k.startswith("_")) + "</记录>\n"
+                   for r in records)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<导出>\n{body}</导出>\n'.encode("utf-8")
 
 
 MEDIATION_DDL = """
@@ -342,6 +382,41 @@ def sql_source(admin_url: str, database: str, records: list[dict]) -> SourceConn
     conn.close()
     u = urlsplit(url)
     return SourceConnection("postgres", u.hostname, u.port or 5432, database, u.username, "", ())
+
+
+MYSQL_DDL = """
+CREATE TABLE jz_jzry (jzrybh text, xm text, zjhm text, lxdh text, jzlb text, zm text, jdjg text, jzqx text,
+                      rjrq date, xzqh text, sfsmc text, gljb text, sfdzdw text, jzapp text, zjkhrq date, jjrq date,
+                      jjlx text, sfzf text, zfzrq date, sfxj text, xjrq date, gxsj datetime NULL)
+    DEFAULT CHARSET=utf8mb4
+"""
+
+
+def mysql_source(database: str, records: list[dict]) -> SourceConnection:
+    """A 智慧矫正 system database on MariaDB that enforces nothing: no key, update time not
+    required, zero dates allowed (sql_mode ''), NUL kept in text. On SIM_MARIADB_ADMIN_URL."""
+    import os
+
+    import pymysql
+
+    u = urlsplit(os.environ.get("SIM_MARIADB_ADMIN_URL") or "mysql://root@127.0.0.1:3306")
+    args = dict(host=u.hostname, port=u.port or 3306, user=u.username or "root", password=u.password or "",
+                charset="utf8mb4")
+    conn = pymysql.connect(**args)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+            cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+            cur.execute(f"USE `{database}`")
+            cur.execute("SET SESSION sql_mode = ''")
+            cur.execute(MYSQL_DDL)
+            columns = list(records[0])
+            cur.executemany(f"INSERT INTO jz_jzry ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+                            [[r.get(c) for c in columns] for r in records])
+        conn.commit()
+    finally:
+        conn.close()
+    return SourceConnection("mysql", args["host"], args["port"], database, args["user"], args["password"], ())
 
 
 # -- one transport: serve, run the pipeline, reconcile -----------------------------------------
@@ -447,7 +522,44 @@ def run_transport(transport: str, warehouse: str, admin_url: str, workdir: Path)
     result.pii_messages = sum(any(v in m for v in leaks) for m in messages)
     if transport.startswith("http"):
         result.tricks = run_tricks(entity, transport, served, warehouse)
+    elif transport == "file_drop_xml":
+        result.tricks = {trick: _xml_trick(entity, trick, served, warehouse, workdir, days)
+                         for days, trick in enumerate(XML_DOCTYPES, start=1)}
     return result
+
+
+def _xml_trick(entity: Entity, trick: str, served: list[Probe], warehouse: str, workdir: Path, days: int) -> str:
+    """The export with a DOCTYPE declaring entities and one record's text referring to them: the
+    read must fail (naming no value) and land nothing."""
+    import hashlib
+
+    records = copy.deepcopy([p.record for p in served])
+    text = next(f for f in entity.fields if f.type == "text" and f.name != entity.natural_key
+                and not f.source.startswith("_") and "map" not in f.options)
+    put(records[0], text, "@@ENTITY@@")
+    folder = workdir / trick
+    connection = file_drop(folder, records, "xml")
+    name = f"xzfy_{DAY:%Y%m%d}.xml"
+    data = (folder / name).read_bytes().replace(b"?>\n", b"?>\n" + XML_DOCTYPES[trick].encode("utf-8") + b"\n", 1)
+    (folder / name).write_bytes(data.replace(b"@@ENTITY@@", b"&c;"))
+    manifest = json.loads((folder / f"{name}.manifest.json").read_text())
+    manifest.update(sha256=hashlib.sha256((folder / name).read_bytes()).hexdigest(),
+                    delivered_at=(DAY + timedelta(days=days, hours=20)).isoformat())
+    (folder / f"{name}.manifest.json").write_text(json.dumps(manifest))
+    before, messages = _scalar(warehouse, "SELECT count(*) FROM raw.batch"), []
+    window = pipeline.window_for(entity.source, DAY + timedelta(days=days), DAY + timedelta(days=days + 1))
+    with captured() as log:
+        try:
+            pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
+            outcome = "read it"
+        except SourceError as exc:
+            messages.append(str(exc))
+            outcome = "refused, nothing landed"
+    if outcome.startswith("refused") and _scalar(warehouse, "SELECT count(*) FROM raw.batch") != before:
+        outcome = "refused, but landed a partial batch"
+    if any(v in m for m in messages + log.lines for v in pii_values(served) | {"哈哈", "root:"}):
+        outcome += "; PII in its message"
+    return outcome
 
 
 @contextmanager
@@ -458,6 +570,8 @@ def source_for(transport: str, served: list[Probe], admin_url: str, workdir: Pat
             yield connection
     elif transport.startswith("file_drop"):
         yield file_drop(workdir / transport, records, transport.rsplit("_", 1)[1])
+    elif transport == "sql_mysql":
+        yield mysql_source(urlsplit(admin_url).path.lstrip("/") + "_corrections_system", records)
     else:
         from urllib.parse import urlsplit as _split
 
@@ -512,7 +626,7 @@ def report(results: list[Result]) -> str:
              "Fakes of our own per transport (`devtools/yhlaw_dev/hostile.py`): key twins after normalisation, "
              "one instant in two UTC offsets, NUL and lone surrogates, bare NaN, decimal commas, excess "
              "decimals, no update time, SQL/HTML/newline text, a formula saved without its result, a page "
-             "served twice, pages that overlap, a cursor that loops. Through the real readers, typing, GX and merge; reconciled "
+             "served twice, pages that overlap, a cursor that loops, MySQL zero dates, XML declaring entities (expansion, external). Through the real readers, typing, GX and merge; reconciled "
              "per key with what was served.", "",
              "| transport | entity | served | received | loaded | quarantined | lost | altered | let through "
              "| clean quarantined | PII in messages | tricks |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -24,6 +24,9 @@ SIMULATORS: dict[str, Simulated] = {
     "mediation": Simulated("yhlaw_dev.sim.mediation", 8803),
     "petitions": Simulated("yhlaw_dev.sim.petitions", 8804),
     "courts": Simulated("yhlaw_dev.sim.courts", 8805),
+    "admin_review": Simulated("yhlaw_dev.sim.admin_review", 8808),
+    "corrections": Simulated("yhlaw_dev.sim.corrections", 8806),
+    "supervision": Simulated("yhlaw_dev.sim.supervision", 8807),
 }
 
 
