@@ -8,6 +8,7 @@ the source's spec, wherever that points.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 DEFAULT_BASE_PORT = 8801
@@ -31,14 +32,18 @@ SIMULATORS: dict[str, Simulated] = {
 
 
 def simulated_sources() -> list[str]:
-    """The sources the project ships a simulator of, in spec order (each must have a spec)."""
+    """The sources the project ships a simulator of, in spec order (each must have a spec).
+
+    ``SIM_SOURCES=a,b`` keeps only those (a developer working on one source runs its tests and
+    the simulators it needs without starting, or depending on, the others)."""
     from yhlaw.spec import source_names
 
     names = source_names()
     unknown = sorted(set(SIMULATORS) - set(names))
     if unknown:
         raise ValueError(f"simulators without a source spec: {unknown}")
-    return [n for n in names if n in SIMULATORS]
+    only = [n.strip() for n in os.environ.get("SIM_SOURCES", "").split(",") if n.strip()]
+    return [n for n in names if n in SIMULATORS and (not only or n in only)]
 
 
 def sim_port(source: str, base_port: int = DEFAULT_BASE_PORT) -> int:
