@@ -78,7 +78,7 @@ def test_schema_code_sets_are_the_ones_the_engine_accepts():
     indicator = schema("indicator")["properties"]
     assert tuple(indicator["grains"]["items"]["enum"]) == GRAINS
     assert set(indicator["direction"]["enum"]) == {"higher", "lower"}
-    assert set(indicator["rollup"]["enum"]) == {"sum", "snapshot"}
+    assert set(indicator["rollup"]["enum"]) == {"sum", "snapshot", "median"}
 
 
 def test_a_bad_spec_is_refused_with_the_file_and_path(tmp_path, monkeypatch):
@@ -187,3 +187,19 @@ def test_core_column_comments_are_the_spec_descriptions(settings, warehouse):
     for (table, column), text in wanted.items():
         assert comments[(table, column)] == text, f"core.{table}.{column}"
         assert comments[(f"{table}_version", column)] == text, f"core.{table}_version.{column}"
+
+
+def test_a_median_is_over_records_placed_in_months_with_no_denominator():
+    from yhlaw.indicators import parse_indicator
+    from yhlaw.indicators.definitions import CatalogError
+
+    data = yaml.safe_load((paths.CATALOG_DIR / "enf_avg_days_to_close.yaml").read_text(encoding="utf-8"))
+    data["rollup"] = "median"
+    with pytest.raises(CatalogError, match="a median is over records placed in months"):
+        parse_indicator(data, "enf_avg_days_to_close.yaml")          # it still has a denominator
+    data.pop("denominator")
+    data["numerator"]["value"] = "extract(epoch FROM closed_at - filed_at) / 86400.0"
+    assert parse_indicator(data, "enf_avg_days_to_close.yaml").rollup == "median"
+    data["numerator"] = {"from": "core.enforcement_case", "active": ["filed_at", "closed_at"], "value": "1"}
+    with pytest.raises(CatalogError, match="a median is over records placed in months"):
+        parse_indicator(data, "enf_avg_days_to_close.yaml")          # a stock has no records of a month

@@ -123,6 +123,8 @@ def _facts_query(cur, ind: Indicator, dimension: str | None) -> sql.Composable:
     num, den = ind.numerator, ind.denominator
     member = sql.SQL("") if dimension is None else sql.SQL("member, ")
     rec, r = ([("count(*)", "true")], sql.SQL(", r")) if dimension else ([], sql.SQL(""))
+    if ind.rollup == "median":
+        return _sample_facts(cur, ind, dimension, member, rec, r)
     if same_scan(ind):
         return sql.SQL("SELECT * FROM ({q}) nd (town_code, month_start, {m}n, d{r})").format(
             q=measure_query(cur, num, [(num.value, num.where), (den.value, den.where), *rec], "months", dimension),
@@ -140,8 +142,24 @@ def _facts_query(cur, ind: Indicator, dimension: str | None) -> sql.Composable:
         n_q=n_q, m=member, r=r, join=join, d_q=d_q)
 
 
+def _sample_facts(cur, ind: Indicator, dimension: str | None, member: sql.Composable, rec: list,
+                  r: sql.Composable) -> sql.Composable:
+    """A median's facts: per town and month the records' values (``s``, sorted) and their count
+    (``d``); no numerator (a median is not a sum: quarters and the district take the median of
+    the months' values together, see rollup)."""
+    num = ind.numerator
+    value = f"({num.value})::numeric"
+    filters = [(f"array_agg({value} ORDER BY {value})", f"({num.where}) AND {value} IS NOT NULL"),
+               (f"count({value})", num.where), *rec]
+    return sql.SQL("SELECT town_code, month_start, {m}NULL::numeric AS n, d, s{r} "
+                   "FROM ({q}) nd (town_code, month_start, {m}s, d{r})").format(
+        q=measure_query(cur, num, filters, "months", dimension), m=member, r=r)
+
+
 def _atom_values(ind: Indicator) -> tuple[sql.Composable, sql.Composable]:
     """The numerator and denominator an atom stores where a town-month has no facts."""
+    if ind.rollup == "median":
+        return sql.SQL("NULL::numeric"), sql.SQL("coalesce(d, 0)")
     if ind.rollup == "snapshot" and ind.numerator.period:
         # A ledger snapshot: no row for a month = not reported (NULL), not zero staff. (A stock
         # such as active listings is different: none active is a real 0.)
@@ -156,10 +174,11 @@ def _replace_totals(cur, ind: Indicator, facts: sql.Composable, n_val: sql.Compo
     cur.execute(sql.SQL(
         """WITH grid AS (SELECT g.town_code, mm.month_start
                          FROM ({towns}) g CROSS JOIN unnest(%(months)s::date[]) AS mm(month_start))
-           INSERT INTO mart.indicator_month_base (indicator_code, month_start, town_code, numerator, denominator)
-           SELECT %(code)s, grid.month_start, grid.town_code, {n}, {d}
+           INSERT INTO mart.indicator_month_base (indicator_code, month_start, town_code, numerator, denominator,
+                                                  sample)
+           SELECT %(code)s, grid.month_start, grid.town_code, {n}, {d}, {s}
            FROM grid LEFT JOIN ({facts}) f USING (town_code, month_start)""").format(
-        towns=grid_towns(ind), n=n_val, d=d_val, facts=facts), params)
+        towns=grid_towns(ind), n=n_val, d=d_val, s=_sample(ind), facts=facts), params)
 
 
 def _replace_breakdown(cur, ind: Indicator, facts: sql.Composable, n_val: sql.Composable, d_val: sql.Composable,
@@ -169,7 +188,12 @@ def _replace_breakdown(cur, ind: Indicator, facts: sql.Composable, n_val: sql.Co
                      AND month_start = ANY(%(months)s::date[])""", params)
     cur.execute(sql.SQL(
         """INSERT INTO mart.indicator_dimension_month_base
-             (indicator_code, dimension, member, month_start, town_code, numerator, denominator, records)
-           SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d}, r FROM ({facts}) f
+             (indicator_code, dimension, member, month_start, town_code, numerator, denominator, records, sample)
+           SELECT %(code)s, %(dim)s, member, month_start, town_code, {n}, {d}, r, {s} FROM ({facts}) f
            WHERE town_code IN (SELECT town_code FROM ({towns}) g)""").format(
-        n=n_val, d=d_val, facts=facts, towns=grid_towns(ind)), params)
+        n=n_val, d=d_val, s=_sample(ind), facts=facts, towns=grid_towns(ind)), params)
+
+
+def _sample(ind: Indicator) -> sql.Composable:
+    """The atom's sorted values: a median's only (other atoms add up, and keep none)."""
+    return sql.SQL("f.s") if ind.rollup == "median" else sql.SQL("NULL::numeric[]")

@@ -120,8 +120,11 @@ def _check(data: dict[str, Any], where: str, num: Measure, den: Measure | None) 
     grains = data.get("grains", GRAINS)
     if set(grains) - set(GRAINS) or "month" not in grains:
         raise CatalogError(f"{where}: grains must include month and be among {GRAINS}")
-    if data.get("rollup", "sum") not in ("sum", "snapshot"):
-        raise CatalogError(f"{where}: rollup must be sum or snapshot")
+    if data.get("rollup", "sum") not in ("sum", "snapshot", "median"):
+        raise CatalogError(f"{where}: rollup must be sum, snapshot or median")
+    if data.get("rollup") == "median" and (den is not None or not num.period):
+        raise CatalogError(f"{where}: a median is over records placed in months (numerator.period), "
+                           "with no denominator")
     if num.population:
         raise CatalogError(f"{where}: population can only be a denominator")
     trend = (data["target"] or {}).get("trend")

@@ -20,8 +20,10 @@ def rollup_values(cur, ind: Indicator, months: list[date], dimension: str | None
         return
     target = sql.Literal(ind.target)
     cmp = sql.SQL(">=") if ind.direction == "higher" else sql.SQL("<=")
-    value = (sql.SQL("n") if ind.denominator is None
+    value = (sql.SQL("round(n, 4)") if ind.rollup == "median" else sql.SQL("n") if ind.denominator is None
              else sql.SQL("round(n / nullif(d, 0) * {}, 4)").format(sql.Literal(ind.scale)))
+    # A median's mart row: no numerator (the median is the value), the records as denominator.
+    num_out = sql.SQL("NULL::numeric") if ind.rollup == "median" else sql.SQL("n")
     if dimension is None:
         base, keys, dim_filter = sql.SQL("mart.indicator_month_base"), sql.SQL(""), sql.SQL("")
         out, out_cols = sql.SQL("_iv_new"), sql.SQL("")
@@ -36,15 +38,18 @@ def rollup_values(cur, ind: Indicator, months: list[date], dimension: str | None
         pstart = sql.SQL("date_trunc({}, month_start)::date").format(sql.Literal(grain))
         where = sql.SQL("""WHERE indicator_code = %(code)s AND month_start >= %(lo)s AND month_start < %(hi)s
                              AND {p} = ANY(%(periods)s::date[]){dim}""").format(p=pstart, dim=dim_filter)
-        per_town = _per_town_query(ind, pstart, keys, base, where)
-        levels = _levels_query(ind, keys, dimension)
+        if ind.rollup == "median":
+            per_town, levels = _median_queries(ind, pstart, keys, base, where, dimension)
+        else:
+            per_town, levels = _per_town_query(ind, pstart, keys, base, where), _levels_query(ind, keys, dimension)
         cur.execute(sql.SQL(
             """WITH pt AS ({per_town}), lv AS ({levels}), v AS (SELECT *, {value} AS value FROM lv)
                INSERT INTO {out} ({out_cols}indicator_code, grain, period_start, town_code, numerator, denominator,
                                   value, unit, target, meets_target)
-               SELECT {out_vals}%(code)s, %(grain)s, period_start, town_code, n, d, value, %(unit)s, {target},
+               SELECT {out_vals}%(code)s, %(grain)s, period_start, town_code, {num_out}, d, value, %(unit)s, {target},
                       CASE WHEN {target} IS NULL OR value IS NULL THEN NULL ELSE value {cmp} {target} END
-               FROM v""").format(per_town=per_town, levels=levels, value=value, target=target, cmp=cmp, out=out,
+               FROM v""").format(per_town=per_town, levels=levels, value=value, num_out=num_out, target=target, cmp=cmp,
+                                 out=out,
                                  out_cols=out_cols, out_vals=out_vals),
             {"code": ind.code, "grain": grain, "lo": lo, "hi": hi, "periods": periods, "unit": ind.unit,
              "dim": dimension})
@@ -86,3 +91,21 @@ def _levels_query(ind: Indicator, keys: sql.Composable, dimension: str | None) -
                           "FROM pt GROUP BY period_start{group}").format(
             keys=keys, district=district, d=d, group=sql.SQL("") if dimension is None else sql.SQL(", member"))
     return levels
+
+
+def _median_queries(ind: Indicator, pstart: sql.Composable, keys: sql.Composable, base: sql.Composable,
+                    where: sql.Composable, dimension: str | None) -> tuple[sql.Composable, sql.Composable]:
+    """(per town, levels) of a median: the median of the values of all the period's records, per
+    town and, where the indicator has both levels, over every town's records together (a median of
+    medians would not be the district's median). ``n`` is the median, ``d`` the records."""
+    median = sql.SQL("percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric AS n, count(x)::numeric AS d")
+    scan = sql.SQL("{base} LEFT JOIN LATERAL unnest(sample) AS u(x) ON true {where}").format(base=base, where=where)
+    per_town = sql.SQL("SELECT {p} AS period_start, {keys}town_code, {median} FROM {scan} "
+                       "GROUP BY 1, {keys}town_code").format(p=pstart, keys=keys, median=median, scan=scan)
+    levels = sql.SQL("SELECT period_start, {keys}town_code, n, d FROM pt").format(keys=keys)
+    if "town" in ind.levels and "district" in ind.levels:
+        levels += sql.SQL(" UNION ALL SELECT {p}, {keys}{district}::char(12), {median} FROM {scan} "
+                          "GROUP BY 1{group}").format(
+            p=pstart, keys=keys, district=sql.Literal(DISTRICT_CODE), median=median, scan=scan,
+            group=sql.SQL("") if dimension is None else sql.SQL(", member"))
+    return per_town, levels
