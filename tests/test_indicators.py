@@ -27,6 +27,7 @@ from conftest import own_database
 
 A, B, C = "330110005000", "330110009000", "330110010000"
 DISTRICT = "330110000000"
+GONE = "330110001000"        # 临平街道: in 余杭区 until the split of 2021-04-09, in 临平区 since
 TZ = ZoneInfo("Asia/Shanghai")
 JAN, FEB, MAR, DEC21 = date(2022, 1, 1), date(2022, 2, 1), date(2022, 3, 1), date(2021, 12, 1)
 Q1, Y22 = date(2022, 1, 1), date(2022, 1, 1)
@@ -217,7 +218,10 @@ def admin_reviews():
             dict(dept, review_no="V4", town_code=A, respondent_dept_code="YH-ZHZF", channel="网上申请", category="行政处罚",
                  extension_days=30, received_on=d("2022-02-07"), accepted_on=d("2022-02-08"), closed_on=d("2022-02-25")),
             dict(town, review_no="V5", town_code=B, respondent_town_code=A, channel="网上申请", category="政府信息公开",
-                 received_on=d("2022-02-14"))]
+                 received_on=d("2022-02-14")),
+            # V6: before the split, against 临平街道's government (now 临平区): counted nowhere.
+            dict(town, review_no="V6", town_code=A, respondent_town_code=GONE, channel="网上申请", category="行政处罚",
+                 received_on=d("2021-01-04"), accepted_on=d("2021-01-05"), closed_on=d("2021-01-20"), result="撤销")]
 
 
 def admin_litigations():
@@ -232,7 +236,10 @@ def admin_litigations():
             dict(town, case_no="L3", town_code=B, defendant_town_code=B, cause="行政强制", filed_on=d("2022-01-15"),
                  closed_on=d("2022-02-05"), judgment="准予撤诉", lost=False),
             dict(town, case_no="L4", town_code=A, defendant_town_code=A, cause="征收补偿", filed_on=d("2022-02-03"),
-                 first_hearing_on=d("2022-02-25"), closed_on=d("2022-02-28"), judgment="确认违法", lost=True)]
+                 first_hearing_on=d("2022-02-25"), closed_on=d("2022-02-28"), judgment="确认违法", lost=True),
+            dict(town, case_no="L5", town_code=A, defendant_town_code=GONE, cause="行政处罚", filed_on=d("2021-01-04"),
+                 first_hearing_on=d("2021-01-20"), head_appeared=False, closed_on=d("2021-01-28"), judgment="撤销",
+                 lost=True)]
 
 
 def supervision_orders():
@@ -568,6 +575,12 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("rev_head_appearance_rate", "month", JAN, DISTRICT, 1, 1)
     rate("rev_head_appearance_rate", "month", FEB, DISTRICT, 0, 2)
     rate("rev_head_appearance_rate", "quarter", Q1, DISTRICT, 1, 3)
+    # V6 and L5, closed in January 2021 against 临平街道's government, count in no district value
+    # (current boundaries, like every 镇街 value): the month is empty, not 1 of 1.
+    for code in ("rev_correction_rate", "rev_on_time_rate", "rev_online_application_rate",
+                 "rev_litigation_loss_rate", "rev_head_appearance_rate"):
+        key = (code, "month", date(2021, 1, 1), DISTRICT)
+        assert key not in vals or v(vals, *key)[:2] == (0.0, 0.0), (key, vals.get(key))
     # 镇街 by the body, not the party's address: V2, V5 and L2, L4 are A's; V3 and L3 are B's.
     E[("rev_town_review_volume", "month", JAN, A)] = (1, None, 1)
     E[("rev_town_review_volume", "month", JAN, B)] = (0, None, 0)
