@@ -16,16 +16,22 @@ from yhlaw_dev.sim import simulated_sources
 from yhlaw.warehouse import transaction
 import pytest
 
+from conftest import TEST_SIM_BASE_PORT, own_database
+
 # Reaches PostgreSQL (and starts simulators) itself: the full tier only.
 pytestmark = pytest.mark.stack
 
-DATABASE = "yuhang_law_reliability_test"
+# Its own database and simulator ports, moved with the session's (WAREHOUSE_TEST_DATABASE,
+# TEST_SIM_BASE_PORT) so that two suites side by side never share them.
+RELIABILITY_PORT = TEST_SIM_BASE_PORT + 21000          # 39801 beside the default 18801
 
 
-def test_every_fault_kind_in_every_source_loses_and_duplicates_nothing(tmp_path):
+def test_every_fault_kind_in_every_source_loses_and_duplicates_nothing(settings, tmp_path):
+    database = own_database(settings, "reliability")
     out = tmp_path / "reliability.md"
-    result = subprocess.run([sys.executable, "-m", "yhlaw_dev", "reliability", "--quick", "--database", DATABASE,
-                             "--port", "39801", "--out", str(out)], capture_output=True, text=True, timeout=1800)
+    result = subprocess.run([sys.executable, "-m", "yhlaw_dev", "reliability", "--quick", "--database", database,
+                             "--port", str(RELIABILITY_PORT), "--out", str(out)],
+                            capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
     rows = [line.strip("|").split("|") for line in out.read_text().splitlines()
@@ -42,7 +48,7 @@ def test_every_fault_kind_in_every_source_loses_and_duplicates_nothing(tmp_path)
     assert "- [ ]" not in out.read_text()
 
     # The warehouse it left: every batch loaded and reconciled, no content landed twice.
-    url = with_database(Settings.from_env().warehouse_url, DATABASE)
+    url = with_database(Settings.from_env().warehouse_url, database)
     with transaction(url) as conn, conn.cursor() as cur:
         cur.execute("""SELECT count(*) FILTER (WHERE status <> 'loaded'),
                               count(*) FILTER (WHERE received <> loaded + quarantined) FROM audit.batch""")
