@@ -264,3 +264,101 @@ def test_the_platform_reads_a_window_as_the_read_only_account(client):
                 if to_iso(since) <= v < to_iso(until)}
     assert {i["jzrybh"]: i["gxsj"] + "+08:00" for i in sink.items} == expected and len(expected) > 10
     assert all(set(i) >= {"xm", "zjhm", "lxdh", "rjrq"} for i in sink.items)
+
+
+# -- 违规与奖惩 (jz_wgjc, added for #16 item 5) ---------------------------------------------------
+
+def violations(dirt: str = "default"):
+    from yhlaw_dev.sim.corrections import ViolationGenerator
+    twin = generator(dirt="none")
+    return twin, ViolationGenerator(20220101, twin, DirtProfile.parse(dirt, DIRT_DEFAULTS))
+
+
+def fingerprint(records) -> str:
+    import hashlib
+    import json
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps([r.truth_key, [(v.updated_at.isoformat(), v.payload, list(v.dirt)) for v in r.versions]],
+                            ensure_ascii=False, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def test_the_people_are_served_as_before_the_violations():
+    """The violations have RNG streams of their own: the people are byte for byte those of the
+    simulator before them (fingerprint taken from that version)."""
+    from yhlaw_dev.sim.corrections import DirtProfile as Profile, party_pool
+    cfg = SimulatorConfig(source="corrections", start_date=date(2021, 1, 1), end_date=date(2022, 12, 31))
+    gen = PersonGenerator(cfg.seed, 6, Profile.parse(cfg.dirt, DIRT_DEFAULTS), party_pool(cfg.seed), cfg.start_date)
+    days = [date(2021, 1, 1)] + [date(2021, 3, 1) + timedelta(days=i * 41) for i in range(16)]
+    assert fingerprint([r for d in days for r in gen(d)]) == "66881f9e93fa8fcd"
+
+
+def test_violations_belong_to_people_in_correction_and_precede_revocations():
+    twin, gen = violations(dirt="none")
+    days = [START] + [START + timedelta(days=i) for i in range(1, 200, 2)]
+    people = {r.truth_key: r.versions[-1].payload for d in days for r in twin(d)}
+    records = [r for d in days for r in gen(d)]
+    assert records == [r for d in days for r in violations(dirt="none")[1](d)]     # deterministic
+    kinds = Counter(r.versions[0].payload["jclb"] for r in records)
+    assert {"训诫", "警告", "表扬"} <= set(kinds) and kinds["训诫"] + kinds["警告"] > kinds["表扬"]
+    for r in records:
+        p, person = r.versions[-1].payload, people[r.versions[0].payload["jzrybh"]]
+        assert p["zjhm"] == person["zjhm"] and p["xzqh"] == person["xzqh"]      # keyed to the person, not the name
+        assert person["rjrq"] <= p["jdrq"] <= person["jjrq"]
+        assert (p["wglx"] is None) == (p["jclb"] in ("表扬", "提请减刑"))
+        if p["wgrq"]:
+            assert p["wgrq"] <= p["jdrq"]
+        assert p["jdrq"] == r.versions[0].updated_at.astimezone(CST).date().isoformat()
+    revoked = {k for k, p in people.items() if p["jjlx"] in ("撤销缓刑", "撤销假释", "收监执行") and p["sfzf"] != "Y"}
+    asked = {r.versions[0].payload["jzrybh"] for r in records if r.versions[0].payload["jclb"].startswith("提请撤销")
+             or r.versions[0].payload["jclb"] == "提请收监执行"}
+    assert revoked and revoked <= asked
+
+
+def test_violation_dirt_and_corrections():
+    _, gen = violations()
+    records = [r for d in range(0, 400, 2) for r in gen(date(2022, 1, 1) + timedelta(days=d))]
+    kinds = Counter(k for r in records for v in r.versions for k in v.dirt)
+    assert "duplicate" not in kinds
+    assert {"missing_required", "unknown_town", "impossible_date", "town_name", "late_correction"} <= set(kinds)
+    for r in records:
+        if "late_correction" in r.versions[-1].dirt:
+            assert r.versions[-1].payload["wglx"] != r.versions[-2].payload["wglx"]
+
+
+@pytest.mark.stack
+def test_the_violation_table_follows_the_clock_and_the_reader_reads_it(client):
+    from yhlaw.readers import PageSink, SourceConnection, SqlSourceReader
+    from yhlaw.spec import load_spec
+
+    cols = [c[0] for c in query("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                                "AND table_name = 'jz_wgjc' ORDER BY ordinal_position", (DB,))]
+    assert cols == ["jcbh", "jzrybh", "xm", "zjhm", "jclb", "wglx", "wgrq", "jdrq", "jdjg", "xzqh", "sfsmc", "gxsj"]
+    with pytest.raises(pymysql.err.OperationalError, match="denied"):
+        query("DELETE FROM jz_wgjc", user=READER)
+    for when in (datetime(2022, 6, 1, tzinfo=CST), datetime(2022, 5, 1, tzinfo=CST)):
+        set_clock(client, when)
+        r = client.get("/_sim/truth", params={"entity": "violation", "updated_since": to_iso(EPOCH),
+                                              "updated_until": to_iso(when + timedelta(seconds=1))}, headers=ADMIN)
+        want = {i["key"]: i["updatedAt"] for i in r.json()["items"]}
+        got = {k: to_iso(g.replace(tzinfo=CST)) for k, g in query("SELECT jcbh, gxsj FROM jz_wgjc")}
+        assert got == want and len(got) > 20
+    persons = {p for (p,) in query("SELECT jzrybh FROM jz_jzry")}
+    assert {p for (p,) in query("SELECT jzrybh FROM jz_wgjc")} <= persons
+
+    class Sink(PageSink):
+        def __init__(self):
+            self.items = []
+
+        def write(self, items):
+            self.items += items
+
+        def reset(self):
+            self.items = []
+
+    sink, spec = Sink(), load_spec("corrections")
+    since, until = datetime(2022, 3, 1, tzinfo=CST), datetime(2022, 4, 1, tzinfo=CST)
+    SqlSourceReader(SourceConnection("mysql", "127.0.0.1", 3306, DB, READER, ""), {**spec.transport, "page_size": 5}) \
+        .read_window(spec.entities["violation"].path, since, until, sink)
+    assert sink.items and all(since <= datetime.fromisoformat(i["gxsj"] + "+08:00") < until for i in sink.items)

@@ -227,3 +227,113 @@ def test_volumes_from_the_environment(monkeypatch):
     monkeypatch.setenv("SIM_SUP_REVIEWS_PER_DAY", "many")
     with pytest.raises(Exception, match="SIM_SUP_REVIEWS_PER_DAY"):
         make_client()
+
+
+# -- 网上执法效能评价 and 执法监督预警 (added for #16 items 4) ----------------------------------------
+
+EVALUATIONS, WARNINGS = "/api/zfjd/v1/evaluations", "/api/zfjd/v1/warnings"
+
+
+def fingerprint(records) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps([r.truth_key, [(v.updated_at.isoformat(), v.payload, list(v.dirt)) for v in r.versions]],
+                            ensure_ascii=False, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def test_the_first_three_entities_are_served_as_before_the_new_ones():
+    """The new entities draw from streams of their own: the records of the first three are byte for
+    byte those of the simulator before them (fingerprints taken from that version)."""
+    from yhlaw_dev.sim.supervision import build_source
+    config = SimulatorConfig(source="supervision", start_date=date(2021, 1, 1), end_date=date(2022, 12, 31))
+    source = build_source(config)
+    days = [date(2021, 3, 1) + timedelta(days=i * 41) for i in range(16)]
+    got = {e: fingerprint([r for d in days for r in source.collections[e].records_for_day(d)])
+           for e in ("reviews", "complaints", "orders")}
+    assert got == {"reviews": "cf578ab90ab21a8a", "complaints": "4c4cff67c0d1ed4e", "orders": "05009566fb1afa61"}
+
+
+@pytest.mark.parametrize("path, entity, least", [(EVALUATIONS, "evaluations", 30), (WARNINGS, "warnings", 100)])
+def test_new_endpoints_partition_the_window_and_match_the_truth(client, path, entity, least):
+    full = fetch_all(client, path)
+    assert len(full) > least and fetch_all(client, path, page_size=7) == full
+    a = fetch_all(client, path, updated_since=WINDOW["updated_since"], updated_until="2022-03-15T00:00:00+08:00")
+    b = fetch_all(client, path, updated_since="2022-03-15T00:00:00+08:00", updated_until=WINDOW["updated_until"])
+    assert a + b == full
+    t = truth(client, entity)
+    assert len(full) == len(t) + sum("duplicate" in r["dirt"] for r in t)
+
+
+def test_every_unit_of_every_town_is_evaluated_once_a_month_and_graded_by_score():
+    from yhlaw_dev.sim.supervision import EVAL_UNITS, eval_grade
+    plain = make_client(dirt="none", start_date=date(2021, 1, 1))
+    collection = plain.app.state.sim.source.collections["evaluations"]
+    assert collection.records_for_day(date(2022, 3, 2)) == []                 # only on the 1st
+    march = [r.versions[0].payload for r in collection.records_for_day(date(2022, 3, 1))]
+    assert {(p["townCode"], p["deptCode"]) for p in march} == {(t.code, u[0]) for t in TOWNS for u in EVAL_UNITS}
+    assert len(march) == len(TOWNS) * len(EVAL_UNITS) and {p["periodStart"] for p in march} == {"2022-02-01"}
+    before_split = collection.records_for_day(date(2021, 4, 1))               # March 2021: the twenty 镇街
+    assert len(before_split) == 20 * len(EVAL_UNITS)
+    records = [r for m in range(1, 13) for r in collection.records_for_day(date(2022, m, 1))]
+    grades = Counter(r.versions[-1].payload["grade"] for r in records)
+    assert {"优秀", "良好", "一般"} <= set(grades) and 0.4 < (grades["优秀"] + grades["良好"]) / len(records) < 0.9
+    rescored = [r for r in records if len(r.versions) > 1]
+    assert 0.03 < len(rescored) / len(records) < 0.15
+    for r in records:
+        for v in r.versions:
+            assert v.payload["grade"] == eval_grade(v.payload["totalScore"]) and 0 <= v.payload["totalScore"] <= 100
+    for r in rescored:
+        first, last = r.versions[0].payload, r.versions[-1].payload
+        assert last["totalScore"] > first["totalScore"] and last["recheckedOn"]
+        assert "late_correction" in r.versions[-1].dirt
+
+
+def test_warnings_deadlines_transfers_and_in_time(client):
+    from yhlaw_dev.sim.supervision import WARNING_LIMITS
+    items = clean(client, WARNINGS, "warnings", "warningNo")
+    assert {w["timeLimitDays"] for w in items} == set(WARNING_LIMITS.values())
+    for w in items:
+        assert w["timeLimitDays"] == WARNING_LIMITS[w["warningLevel"]]
+        assert (w["status"] == "已处置") == (w["handledAt"] is not None) == (w["inTime"] is not None) \
+            == (w["result"] is not None), w
+        due = datetime.fromisoformat(w["warnedAt"]).date() + timedelta(days=w["timeLimitDays"])
+        if w["handledAt"]:
+            handled = datetime.fromisoformat(w["handledAt"])
+            assert handled > datetime.fromisoformat(w["warnedAt"]) and w["inTime"] == (handled.date() <= due)
+        if w["transferred"]:       # 转督办 only once overdue, the day after the deadline
+            assert not w["inTime"] and w["updatedAt"][:10] > due.isoformat()
+    handled = [w for w in items if w["handledAt"]]
+    assert 0.03 < sum(not w["inTime"] for w in handled) / len(handled) < 0.3
+    assert any(w["transferred"] for w in items)
+
+
+def test_new_entities_dirt_is_seeded_and_off_with_none(client):
+    plain = make_client(dirt="none")
+    for entity in ("evaluations", "warnings"):
+        assert set(d for r in truth(plain, entity) for d in r["dirt"]) <= {"late_correction"}
+    year = {"updated_since": "2021-12-01T00:00:00+08:00", "updated_until": "2022-09-01T00:00:00+08:00"}
+    kinds = Counter(d for r in truth(client, "evaluations", **year) for d in r["dirt"])
+    assert {"negative_amount", "town_name", "late_correction"} <= set(kinds), kinds
+    scores = [i["totalScore"] for i in fetch_all(client, EVALUATIONS, **year)]
+    assert -1 in scores and all(s == -1 or 0 <= s <= 100 for s in scores)
+    assert "negative_amount" not in {d for e in ("reviews", "complaints", "orders", "warnings")
+                                     for r in truth(client, e) for d in r["dirt"]}
+
+
+def test_warnings_name_parties_from_the_shared_pool_and_evaluations_none(client):
+    """A 预警 is about a case and its party; a 效能评价 scores a unit and names no person."""
+    pool = party_pool(SimulatorConfig().seed)
+    known = {p["idNo"] for p in pool.persons + pool.orgs}
+    assert all(i["party"]["idNo"] in known for i in fetch_all(client, WARNINGS))
+    assert not any(set(i) & {"party", "confirmer", "complainant"} for i in fetch_all(client, EVALUATIONS))
+
+
+def test_warning_volume_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SIM_SUP_WARNINGS_PER_DAY", "2")
+    small = make_client(dirt="none")
+    assert 1 <= len(small.app.state.sim.source.collections["warnings"].records_for_day(date(2022, 3, 2))) <= 3
+    monkeypatch.setenv("SIM_SUP_WARNINGS_PER_DAY", "lots")
+    with pytest.raises(Exception, match="SIM_SUP_WARNINGS_PER_DAY"):
+        make_client()

@@ -3,8 +3,8 @@
 Not an HTTP API: the simulator process serves only ``/healthz`` and ``/_sim/*``.  On start it
 drops and recreates MariaDB database ``SIM_DB_NAME`` (through ``SIM_MARIADB_ADMIN_URL``, default
 ``mysql://root@127.0.0.1:3306``) with the system's table ``jz_jzry`` (在矫人员; pinyin
-abbreviations, ``gxsj`` a DATETIME in local time without zone), creates the account
-``SIM_DB_READER`` with SELECT on that database only, and fills the table to the world clock.
+abbreviations, ``gxsj`` a DATETIME in local time without zone) and ``jz_wgjc`` (below), creates
+the account ``SIM_DB_READER`` with SELECT on those tables only, and fills the table to the world clock.
 Every ``PUT /_sim/clock`` then makes the table hold, for every person, the latest version with
 update time <= clock (the mediation simulator's sync: forward incrementally, optionally spread
 over ``gradual_seconds``; backward by a rebuild), all in InnoDB transactions.
@@ -18,6 +18,12 @@ correction before 2020 arrive with the start day (the system's data migration); 
 镇街 that moved to 临平区 on 2021-04-09 leave the district's roll that day (迁出).  Identities come
 from the shared party pool, so the same people turn up in the other sources.  No ``duplicate``
 dirt: a primary key cannot hold one.
+
+A second table ``jz_wgjc`` (奖惩记录) holds each person's 训诫, 警告, 提请治安管理处罚, 提请撤销缓刑/
+假释 or 收监执行 (a revocation is preceded by its 警告 and 提请), 表扬 and 提请减刑, with the person's
+矫正人员编号 and 身份证号 (never matched by name). They are drawn from the people's clean lives by
+a twin of the person generator without dirt and from RNG streams of their own, so ``jz_jzry``
+holds exactly what it held before the table was added.
 """
 
 from __future__ import annotations
@@ -347,6 +353,119 @@ def _apply_dirt(payload: dict, plan: DirtPlan) -> list[str]:
 
 
 # --------------------------------------------------------------------------
+# 违规与奖惩 (jz_wgjc): the system's record of each 训诫, 警告, 提请 and 表扬 of a person
+
+VIOLATION_SCHEMA = """
+CREATE TABLE jz_wgjc (
+    jcbh varchar(40) NOT NULL PRIMARY KEY COMMENT '奖惩编号',
+    jzrybh varchar(32) COMMENT '矫正人员编号', xm varchar(50) COMMENT '姓名', zjhm varchar(30) COMMENT '身份证号',
+    jclb varchar(20) COMMENT '奖惩类别', wglx varchar(30) COMMENT '违规类型', wgrq date COMMENT '违规发生日期',
+    jdrq date COMMENT '决定日期', jdjg varchar(100) COMMENT '决定机关', xzqh varchar(40) COMMENT '执行地镇街',
+    sfsmc varchar(50) COMMENT '司法所', gxsj datetime NOT NULL COMMENT '更新时间',
+    KEY idx_jz_wgjc_gxsj (gxsj), KEY idx_jz_wgjc_jzrybh (jzrybh)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='社区矫正对象奖惩记录'
+"""
+VIOLATION_COLUMNS = ("jcbh", "jzrybh", "xm", "zjhm", "jclb", "wglx", "wgrq", "jdrq", "jdjg", "xzqh", "sfsmc", "gxsj")
+#: 违规 as 社区矫正法实施办法 §34-35 and the provincial rules describe them (训诫 for the light cases,
+#: 警告 for the heavier or repeated, 提请治安管理处罚 to the police).
+VIOLATION_TYPES = Weighted(("未按规定报到", "未经批准离开所居住市县", "脱离监管", "不按规定参加教育学习",
+                            "电子定位违规", "违反禁止令", "不按规定报告", "其他违反监督管理规定"),
+                           (14, 18, 3, 25, 10, 4, 20, 6))
+MINOR_SANCTIONS = Weighted(("训诫", "警告", "提请治安管理处罚"), (60, 35, 5))
+CORRECTION_BODY, POLICE = "杭州市余杭区社区矫正管理局", "杭州市公安局余杭区分局"
+#: The 提请 that precedes a revocation (the person's release type says which).
+REVOKE_REQUEST = {"撤销缓刑": "提请撤销缓刑", "撤销假释": "提请撤销假释", "收监执行": "提请收监执行"}
+P_VIOLATION_QUARTER, P_PRAISE_YEAR, P_REDUCTION = 0.03, 0.05, 0.002
+VIOLATION_VARIANTS = {
+    "missing_required": ("town", "jdrq"),
+    "impossible_date": ("decision_before_violation", "far_future", "far_past"),
+    "town_name": TOWN_NAME_VARIANTS,
+}
+
+
+class ViolationGenerator:
+    """违规与奖惩 of the people registered on a given day: drawn from their clean lives (a twin of
+    the person generator without dirt, so the persons' own draws are untouched), from their own
+    RNG stream; a revocation is preceded by the 警告 and the 提请 that led to it."""
+
+    def __init__(self, seed: int, people: PersonGenerator, dirt: DirtProfile) -> None:
+        self.seed, self.people, self.dirt = seed, people, dirt
+
+    def __call__(self, d: date) -> list[VersionedRecord]:
+        rng, drng = rng_for(self.seed, "violation", d), rng_for(self.seed, "violation-dirt", d)
+        out = []
+        for person in self.people(d):
+            for n, (event, when) in enumerate(self.events(rng, d, person.versions[-1].payload)):
+                out.append(self.record(d, person.versions[-1].payload, n, event, when, drng))
+        return out
+
+    def events(self, rng: random.Random, created: date, p: dict) -> list[tuple[dict, date]]:
+        """(fields, decision day) of a person's 奖惩, none before the record exists."""
+        first, last = max(date.fromisoformat(p["rjrq"]), created), date.fromisoformat(p["jjrq"])
+        out = []
+        if p["jjlx"] in REVOKE_REQUEST and p["sfzf"] != "Y":
+            ask = max(first, last - timedelta(days=rng.randint(15, 40)))     # never before the record
+            warned = max(first, ask - timedelta(days=rng.randint(10, 60)))
+            kind = VIOLATION_TYPES.pick(rng)
+            out += [({"jclb": "警告", "wglx": kind}, warned), ({"jclb": REVOKE_REQUEST[p["jjlx"]], "wglx": kind}, ask)]
+        day = first + timedelta(days=rng.randint(20, 90))
+        while day < last:
+            if rng.random() < P_VIOLATION_QUARTER:
+                out.append(({"jclb": MINOR_SANCTIONS.pick(rng), "wglx": VIOLATION_TYPES.pick(rng)}, day))
+            if rng.random() < P_PRAISE_YEAR / 4:
+                out.append(({"jclb": "表扬", "wglx": None}, day + timedelta(days=rng.randint(0, 30))))
+            if rng.random() < P_REDUCTION:
+                out.append(({"jclb": "提请减刑", "wglx": None}, day + timedelta(days=rng.randint(0, 30))))
+            day += timedelta(days=90)
+        return sorted(((e, w) for e, w in out if first <= w <= last), key=lambda x: x[1])
+
+    def record(self, d: date, p: dict, n: int, event: dict, decided: date, drng: random.Random) -> VersionedRecord:
+        rng = rng_for(self.seed, "violation", p["jzrybh"], n)
+        occurred = decided - timedelta(days=rng.randint(1, 10)) if event["wglx"] else None
+        body = POLICE if event["jclb"] == "提请治安管理处罚" else CORRECTION_BODY
+        base = {"jcbh": f"WG{p['jzrybh'][2:]}{n:02d}", "jzrybh": p["jzrybh"], "xm": p["xm"], "zjhm": p["zjhm"],
+                **event, "wgrq": occurred and occurred.isoformat(), "jdrq": decided.isoformat(), "jdjg": body,
+                "xzqh": p["xzqh"], "sfsmc": p["sfsmc"]}
+        states = [(at_work(decided, rng, 9, 17.5), base)]
+        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VIOLATION_VARIANTS, day=decided)
+        if plan.has("impossible_date") and plan.variant == "decision_before_violation" and occurred is None:
+            plan.variant = "far_future"
+        correction = None
+        if plan.has("late_correction") and event["wglx"]:
+            correction = _reclassify(drng, states, d)
+        return finish_record(base["jcbh"], states, plan, _violation_dirt, correction, d, MAX_LAG_DAYS)
+
+
+def _reclassify(rng: random.Random, states: list, d: date) -> int | None:
+    """A late correction: the 违规类型 re-entered after the 司法所's check."""
+    last_at, last = states[-1]
+    when = correction_time(rng, last_at, d, MAX_LAG_DAYS)
+    if when is None:
+        return None
+    states.append((when, {**last, "wglx": rng.choice([t for t in VIOLATION_TYPES.items if t != last["wglx"]])}))
+    return len(states) - 1
+
+
+def _violation_dirt(payload: dict, plan: DirtPlan) -> list[str]:
+    if plan.has("missing_required"):
+        payload["xzqh" if plan.variant == "town" else "jdrq"] = None
+        return ["missing_required"]
+    if plan.has("impossible_date"):
+        if plan.variant == "decision_before_violation":
+            payload["jdrq"] = (date.fromisoformat(payload["wgrq"]) - timedelta(days=5)).isoformat()
+        else:
+            payload["jdrq"] = ("2099" if plan.variant == "far_future" else "1900") + payload["jdrq"][4:]
+        return ["impossible_date"]
+    if plan.has("unknown_town") or plan.has("pre2021_town"):
+        payload["xzqh"] = plan.value
+        return ["unknown_town" if plan.has("unknown_town") else "pre2021_town"]
+    if plan.has("town_name"):
+        payload["xzqh"] = town_value(payload["xzqh"], plan.variant)
+        return ["town_name"]
+    return []
+
+
+# --------------------------------------------------------------------------
 # the database
 
 
@@ -354,10 +473,10 @@ class CorrectionsDatabase(MediationDatabase):
     """Keeps the MariaDB table equal to the people's state at the clock (the clock handling is
     the mediation system's; only the database differs)."""
 
-    def __init__(self, settings: Any, collection: DailyCollection) -> None:
+    def __init__(self, settings: Any, collection: DailyCollection, violations: DailyCollection | None = None) -> None:
         place = place_of(settings)
         self.admin_url, self.db_name, self.reader = place.admin_url, place.db_name, place.reader
-        self.collection = collection
+        self.collection = Tables(collection, violations)
         self.state: Any = None
         self.db_clock: datetime | None = None
         self._lock = threading.RLock()
@@ -383,43 +502,71 @@ class CorrectionsDatabase(MediationDatabase):
                 cur.execute(f"CREATE USER IF NOT EXISTS {reader}")
                 cur.execute(f"USE {db}")
                 cur.execute(SCHEMA)
+                cur.execute(VIOLATION_SCHEMA)
                 cur.execute(f"GRANT SELECT ON {db}.jz_jzry TO {reader}")
+                cur.execute(f"GRANT SELECT ON {db}.jz_wgjc TO {reader}")
             admin.commit()
         finally:
             admin.close()
 
     def _apply(self, hits: list, truncate: bool = False) -> None:
-        """Upsert each hit's version, in one transaction (which first empties the table if
-        ``truncate``: DELETE, not TRUNCATE, which would commit on its own)."""
-        rows = []
+        """Upsert each hit's version into its table, in one transaction (which first empties the
+        tables if ``truncate``: DELETE, not TRUNCATE, which would commit on its own)."""
+        people, violations = [], []
         for hit in hits:
             p = hit.version.payload
             gxsj = hit.version.updated_at.astimezone(CST).replace(tzinfo=None)
-            rows.append(tuple(p[c] for c in COLUMNS[:-1]) + (gxsj,))
-        if not rows and not truncate:
+            if "jcbh" in p:
+                violations.append(tuple(p[c] for c in VIOLATION_COLUMNS[:-1]) + (gxsj,))
+            else:
+                people.append(tuple(p[c] for c in COLUMNS[:-1]) + (gxsj,))
+        if not people and not violations and not truncate:
             return
-        updates = ", ".join(f"{c} = VALUES({c})" for c in COLUMNS[1:])
-        statement = (f"INSERT INTO jz_jzry ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-                     f"ON DUPLICATE KEY UPDATE {updates}")
         conn = self._conn
         try:
             with conn.cursor() as cur:
                 if truncate:
                     cur.execute("DELETE FROM jz_jzry")
-                for i in range(0, len(rows), 2000):
-                    cur.executemany(statement, rows[i:i + 2000])
+                    cur.execute("DELETE FROM jz_wgjc")
+                for table, columns, rows in (("jz_jzry", COLUMNS, people), ("jz_wgjc", VIOLATION_COLUMNS, violations)):
+                    statement = _upsert(table, columns)
+                    for i in range(0, len(rows), 2000):
+                        cur.executemany(statement, rows[i:i + 2000])
             conn.commit()
         except Exception:
             conn.rollback()
             raise
 
 
+def _upsert(table: str, columns: tuple[str, ...]) -> str:
+    updates = ", ".join(f"{c} = VALUES({c})" for c in columns[1:])
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON DUPLICATE KEY UPDATE {updates}")
+
+
+class Tables:
+    """The system's two tables as one collection for the clock sync: their hits, in time order."""
+
+    def __init__(self, *collections: DailyCollection | None) -> None:
+        self.collections = [c for c in collections if c is not None]
+
+    def query(self, since: datetime, until: datetime, now: datetime) -> list:
+        hits = [h for c in self.collections for h in c.query(since, until, now)]
+        hits.sort(key=lambda h: (h.version.updated_at, h.record.truth_key))
+        return hits
+
+
 def build_source(settings: Any) -> SimSource:
     """Build the corrections source (a MariaDB database) from a settings object (server.SimulatorConfig)."""
     place = place_of(settings)
     dirt = DirtProfile.parse(settings.dirt, DIRT_DEFAULTS)
-    generator = PersonGenerator(settings.seed, place.per_day, dirt, party_pool(settings.seed), settings.start_date)
-    collection = DailyCollection("person", generator, start=settings.start_date, end=settings.end_date,
-                                 max_lag_days=MAX_LAG_DAYS, cache_days=MAX_LAG_DAYS + 400)
-    return SimSource("corrections", {"person": collection}, api="none", path_prefix="",
-                     system=CorrectionsDatabase(settings, collection))
+    parties = party_pool(settings.seed)
+    generator = PersonGenerator(settings.seed, place.per_day, dirt, parties, settings.start_date)
+    span = dict(start=settings.start_date, end=settings.end_date, max_lag_days=MAX_LAG_DAYS,
+                cache_days=MAX_LAG_DAYS + 400)
+    collection = DailyCollection("person", generator, **span)
+    # the violations come from the people's clean lives (a twin without dirt: the same draws)
+    twin = PersonGenerator(settings.seed, place.per_day, DirtProfile({}), parties, settings.start_date)
+    violations = DailyCollection("violation", ViolationGenerator(settings.seed, twin, dirt), **span)
+    return SimSource("corrections", {"person": collection, "violation": violations}, api="none", path_prefix="",
+                     system=CorrectionsDatabase(settings, collection, violations))

@@ -1,6 +1,6 @@
 """Simulated 浙江省行政执法监督系统 (执法监督) for 余杭区.
 
-Three entities, served by the ``oauth_paged`` API style (OAuth client credentials, numbered
+Five entities, served by the ``oauth_paged`` API style (OAuth client credentials, numbered
 pages) under ``/api/zfjd/v1`` -- the same style the engine already reads for enforcement, so
 this source needs a spec, SQL, a suite and this module, and no engine code:
 
@@ -18,6 +18,16 @@ this source needs a spec, SQL, a suite and this module, and no engine code:
 * ``orders`` (执法问题督办件, 督查督办): the supervisor orders a unit to put a problem right within
   15 or 30 days (from 执法监督检查, a complaint, a case-file review or a higher level); the unit
   reports it 办结 with its 整改 outcome, about 10% late, 3% never within the record's life.
+* ``evaluations`` (网上执法效能评价): on the 1st of each month the system scores the previous month
+  of every 基层执法单元 -- each 镇街's 综合行政执法队 and the 综合执法中队 and 市场监管所 posted
+  there -- from its cases (办案数, 平均办理时长, 法制审核率, 掌上执法率, 超期案件), 百分制 and
+  优秀/良好/一般/较差; about 8% are re-scored after the unit's 复核 request (a later version).
+* ``warnings`` (执法监督预警): the overnight scan flags cases (超期未结案, 法制审核缺失 ...) with a
+  处置时限 of 3/7/15 days by level; about 12% are dealt with late and 3% never, half of those
+  overdue are turned into a 督办件 (是否转督办).
+
+The last two were added later with RNG streams of their own (and the evaluations' extra dirt kind
+in a profile of its own), so the first three serve exactly what they served before them.
 
 Who: the 当事人 of a reviewed case and the complainants come from the framework's shared
 party pool (same seed, same people as the other sources). Where: the 镇街 of the case (a
@@ -26,7 +36,7 @@ district's twenty 镇街. Clean data comes from seeded RNGs per day, dirt from a
 ``SIM_DIRT=none`` gives the same records minus the dirt.
 
 Volumes: ``SIM_SUP_REVIEWS_PER_DAY`` (default 15), ``SIM_SUP_COMPLAINTS_PER_DAY`` (default 25) and
-``SIM_SUP_ORDERS_PER_DAY`` (default 4),
+``SIM_SUP_ORDERS_PER_DAY`` (default 4) and ``SIM_SUP_WARNINGS_PER_DAY`` (default 6),
 read here (the shared server settings carry the first sources' volumes only).
 """
 
@@ -43,6 +53,8 @@ from .framework import (
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
     TOWNS,
+    FORMER_TOWNS,
+    SPLIT_DAY,
     DailyCollection,
     DirtPlan,
     DirtProfile,
@@ -431,12 +443,233 @@ class OrderGenerator:
         return apply_town_dirt(payload, plan)
 
 
+# -------------------------------------------------------------- 网上执法效能评价
+
+#: 等次 of the monthly 效能评价 (百分制): 优秀 >= 90, 良好 80-89.9, 一般 60-79.9, 较差 < 60.
+EVAL_GRADES = ((90, "优秀"), (80, "良好"), (60, "一般"), (0, "较差"))
+#: The units evaluated in every 镇街: its own 综合行政执法队 and the two departments' teams posted
+#: there (综合执法中队, 市场监管所). A department's office-level work has no 镇街 and is not here.
+EVAL_UNITS = (("YH-ZFD", "镇街综合行政执法队", "杭州市余杭区{town}综合行政执法队"),
+              ("YH-ZHZF", "派驻执法中队", "杭州市余杭区综合行政执法局{short}中队"),
+              ("YH-SCJG", "市场监管所", "杭州市余杭区市场监督管理局{short}市场监管所"))
+P_EVAL_RECHECK = 0.08
+EVAL_VARIANTS = {
+    "missing_required": ("key", "town", "periodStart"),
+    "impossible_date": ("far_future", "far_past"),
+    "town_name": TOWN_NAME_VARIANTS,
+}
+#: The evaluations' dirt adds a negative score (the system's -1 placeholder for "not scored")
+#: to the shared kinds; a profile of their own, so the other entities' draws stay as they were.
+EVAL_DIRT_DEFAULTS = {**DIRT_DEFAULTS, "negative_amount": 0.01}
+EVAL_EXCLUSIVE = ("missing_required", "unknown_town", "pre2021_town", "town_name", "impossible_date",
+                  "negative_amount")
+
+
+def eval_grade(score: float) -> str:
+    return next(g for floor, g in EVAL_GRADES if score >= floor)
+
+
+def evaluated_towns(period: date) -> tuple:
+    """The 镇街 of the month evaluated: the old district's twenty before the split."""
+    return TOWNS + (FORMER_TOWNS if period < SPLIT_DAY else ())
+
+
+class EvaluationGenerator:
+    """网上执法效能评价: on the 1st of each month the system scores every unit's previous month
+    from its cases online (办案数, 平均办理时长, 法制审核率, 掌上执法率, 超期案件); a unit may ask
+    for 复核 and is re-scored 7-20 days later (a later version, 复核日期 set)."""
+
+    def __init__(self, seed: int, dirt: DirtProfile, parties: PartyPool) -> None:
+        self.seed, self.dirt, self.parties = seed, dirt, parties
+
+    def __call__(self, d: date) -> list[VersionedRecord]:
+        if d.day != 1:
+            return []
+        rng, drng = rng_for(self.seed, "evaluation", d), rng_for(self.seed, "evaluation-dirt", d)
+        period = (d - timedelta(days=1)).replace(day=1)
+        return [self.record(d, period, town, unit, rng, drng)
+                for town in evaluated_towns(period) for unit in EVAL_UNITS]
+
+    def record(self, d: date, period: date, town, unit: tuple, rng: random.Random,
+               drng: random.Random) -> VersionedRecord:
+        code, unit_type, name = unit
+        evaluation_no = f"YHXNPJ{period:%Y%m}{town.code}{code[3:]}"
+        base = {"evaluationNo": evaluation_no, "periodType": "月度", "periodStart": period.isoformat(),
+                "unitType": unit_type, "deptCode": code, "deptName": name.format(town=town.name, short=town.short),
+                "townCode": town.code, **self._measures(rng, code), "evaluatedOn": d.isoformat(), "recheckedOn": None}
+        states = [(at_work(d, rng, 1, 6), base)]
+        recheck = self._recheck(rng, states, d)
+        plan = draw_plan(self.dirt, drng, list(EVAL_DIRT_DEFAULTS), EVAL_VARIANTS, EVAL_EXCLUSIVE, day=period)
+        correction = recheck
+        if plan.has("late_correction") and recheck is None:
+            correction = self._correct(drng, states, d)
+        keyless = plan.has("missing_required") and plan.variant == "key"
+        truth_key = f"<null>#{evaluation_no}" if keyless else evaluation_no
+        return finish_record(truth_key, states, plan, self._apply_dirt, correction, d, MAX_LAG_DAYS)
+
+    @staticmethod
+    def _measures(rng: random.Random, code: str) -> dict[str, Any]:
+        """The month's 指标 and the score they give (newer 镇街 teams score lower on average)."""
+        cases = rng.randint(3, 60) if code != "YH-SCJG" else rng.randint(5, 90)
+        review = round(min(100.0, rng.gauss(97 if code != "YH-ZFD" else 92, 4)), 1)
+        mobile = round(min(100.0, rng.gauss(93 if code != "YH-ZFD" else 86, 6)), 1)
+        days = round(max(3.0, rng.gauss(24, 8)), 1)
+        overdue = sum(rng.random() < 0.03 for _ in range(cases))
+        score = 40 * review / 100 + 35 * mobile / 100 + 15 * max(0.0, 1 - days / 90) + 4 - 2.5 * overdue
+        score = round(min(100.0, max(30.0, score + rng.gauss(0, 4))), 1)
+        return {"caseCount": cases, "avgHandlingDays": days, "legalReviewRate": review, "mobileRate": mobile,
+                "overdueCount": overdue, "totalScore": score, "grade": eval_grade(score)}
+
+    @staticmethod
+    def _recheck(rng: random.Random, states: list, d: date) -> int | None:
+        """复核: the unit's missing cases are counted after all; the score rises 1-8 points."""
+        if rng.random() >= P_EVAL_RECHECK:
+            return None
+        last = states[-1][1]
+        score = round(min(100.0, last["totalScore"] + rng.uniform(1, 8)), 1)
+        day = d + timedelta(days=rng.randint(7, 20))
+        revised = {**last, "caseCount": last["caseCount"] + rng.randint(1, 5),
+                   "totalScore": score, "grade": eval_grade(score), "recheckedOn": day.isoformat()}
+        states.append((at_work(day, rng, 9, 17), revised))
+        return len(states) - 1
+
+    @staticmethod
+    def _correct(rng: random.Random, states: list, d: date) -> int | None:
+        """A late correction of the 平均办理时长 (a case's closing date put right), score unchanged."""
+        last_at, last = states[-1]
+        when = correction_time(rng, last_at, d, MAX_LAG_DAYS)
+        if when is None:
+            return None
+        payload = {**last,
+                   "avgHandlingDays": round(last["avgHandlingDays"] + rng.choice((-1.5, -0.5, 0.5, 2.0)), 1)}
+        states.append((when, payload))
+        return len(states) - 1
+
+    @staticmethod
+    def _apply_dirt(payload: dict, plan: DirtPlan) -> list[str]:
+        if plan.has("missing_required") and plan.variant in ("key", "periodStart"):
+            payload["evaluationNo" if plan.variant == "key" else "periodStart"] = None
+            return ["missing_required"]
+        if plan.has("impossible_date"):
+            payload["periodStart"] = bad_date(payload["periodStart"], plan.variant)
+            return ["impossible_date"]
+        if plan.has("negative_amount"):
+            payload["totalScore"] = -1
+            return ["negative_amount"]
+        return apply_town_dirt(payload, plan)
+
+
+# -------------------------------------------------------------- 执法监督预警
+
+WARNING_TYPES = Weighted(("超期未结案", "应立未立", "法制审核缺失", "处罚畸轻畸重", "文书不规范", "执法全过程记录缺失"),
+                         (30, 12, 15, 10, 23, 10))
+WARNING_LEVELS = Weighted(("红色", "橙色", "黄色"), (10, 30, 60))
+#: 处置期限 (自然日) by level: red warnings are to be dealt with first.
+WARNING_LIMITS = {"红色": 3, "橙色": 7, "黄色": 15}
+WARNING_RESULTS = Weighted(("已整改", "情况说明", "误报核销"), (70, 22, 8))
+WARNINGS_PER_DAY = 6
+P_WARNING_LATE, P_WARNING_OPEN, P_TRANSFER = 0.12, 0.03, 0.5
+WARNING_VARIANTS = {
+    "missing_required": ("key", "town", "warnedAt"),
+    "impossible_date": ("handle_before_warning", "far_future", "far_past", "bad_calendar"),
+    "town_name": TOWN_NAME_VARIANTS,
+}
+
+
+class WarningGenerator:
+    """执法监督预警 raised on a given day: the system flags a case (超期未结案, 法制审核缺失 ...),
+    the unit must deal with it by the 处置期限 (3/7/15 days by level); about 12% are dealt with
+    late and 3% never, and half of those overdue are turned into a 督办件 (是否转督办)."""
+
+    def __init__(self, seed: int, per_day: int, dirt: DirtProfile, parties: PartyPool) -> None:
+        self.seed, self.per_day, self.dirt, self.parties = seed, per_day, dirt, parties
+
+    def __call__(self, d: date) -> list[VersionedRecord]:
+        rng, drng = rng_for(self.seed, "warning", d), rng_for(self.seed, "warning-dirt", d)
+        return [self.record(d, i, rng, drng) for i in range(daily_count(rng, d, self.per_day))]
+
+    def record(self, d: date, i: int, rng: random.Random, drng: random.Random) -> VersionedRecord:
+        unit = UNIT_PICK.pick(rng)
+        town = pick_town(rng, d).code
+        warning_no = f"YHZFYJ{d:%Y%m%d}{i:04d}"
+        warned = at_work(d, rng, 0.5, 6)              # the overnight scan of the cases
+        level = WARNING_LEVELS.pick(rng)
+        deadline = d + timedelta(days=WARNING_LIMITS[level])
+        base = {"warningNo": warning_no, "warningType": WARNING_TYPES.pick(rng), "warningLevel": level,
+                "deptCode": unit.code, "deptName": unit_name(unit, town), "townCode": town,
+                "caseNo": f"{unit.case_prefix}〔{d.year}〕{rng.randrange(1, 999):03d}{rng.randrange(1000):03d}号",
+                "warnedAt": to_iso(warned), "timeLimitDays": WARNING_LIMITS[level], "status": "待处置",
+                "handledAt": None, "inTime": None, "result": None, "transferred": False,
+                "party": dict(self.parties.pick(rng, 0.4))}
+        states = self._lifecycle(rng, d, warned, deadline, base)
+        plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), WARNING_VARIANTS, day=d)
+        if plan.has("impossible_date") and plan.variant == "handle_before_warning" and \
+                states[-1][1]["handledAt"] is None:
+            plan.variant = "far_future"
+        correction = self._correct(drng, states, d) if plan.has("late_correction") else None
+        keyless = plan.has("missing_required") and plan.variant == "key"
+        truth_key = f"<null>#{warning_no}" if keyless else warning_no
+        return finish_record(truth_key, states, plan, self._apply_dirt, correction, d, MAX_LAG_DAYS)
+
+    @staticmethod
+    def _lifecycle(rng: random.Random, d: date, warned: datetime, deadline: date, base: dict) -> list:
+        """预警, then (if overdue) 转督办 the day after the deadline, then 处置."""
+        states = [(later(warned, rng, 1, 30), dict(base, party=dict(base["party"])))]
+        u, limit = rng.random(), (deadline - d).days
+        late = u < P_WARNING_LATE + P_WARNING_OPEN
+        if late and rng.random() < P_TRANSFER:
+            states.append((at_work(deadline + timedelta(days=1), rng, 9, 12),
+                           {**states[-1][1], "party": dict(base["party"]), "transferred": True}))
+        if u < P_WARNING_OPEN:
+            return states
+        days = rng.randint(limit + 1, limit + 20) if late else rng.randint(0, limit)
+        handled = at_work(d + timedelta(days=days), rng, 13, 18)
+        if handled <= states[-1][0]:
+            handled = later(states[-1][0], rng, 30, 240)
+        states.append((later(handled, rng, 5, 60), {**states[-1][1], "party": dict(base["party"]), "status": "已处置",
+                                                     "handledAt": to_iso(handled),
+                                                     "inTime": handled.date() <= deadline,
+                                                     "result": WARNING_RESULTS.pick(rng)}))
+        return states
+
+    @staticmethod
+    def _correct(rng: random.Random, states: list, d: date) -> int | None:
+        """A late correction: the warning re-classified after the unit's explanation."""
+        last_at, last = states[-1]
+        when = correction_time(rng, last_at, d, MAX_LAG_DAYS)
+        if when is None:
+            return None
+        payload = {**last, "party": dict(last["party"]),
+                   "warningType": rng.choice([t for t in WARNING_TYPES.items if t != last["warningType"]])}
+        states.append((when, payload))
+        return len(states) - 1
+
+    @staticmethod
+    def _apply_dirt(payload: dict, plan: DirtPlan) -> list[str]:
+        payload["party"] = dict(payload["party"])
+        if plan.has("missing_required") and plan.variant in ("key", "warnedAt"):
+            payload["warningNo" if plan.variant == "key" else "warnedAt"] = None
+            return ["missing_required"]
+        if plan.has("impossible_date"):
+            if plan.variant == "handle_before_warning":
+                if payload["handledAt"] is None:
+                    return []
+                warned = datetime.fromisoformat(payload["warnedAt"])
+                payload["handledAt"] = to_iso(warned - timedelta(days=1, hours=2))
+            else:
+                payload["warnedAt"] = bad_timestamp(payload["warnedAt"], plan.variant)
+            return ["impossible_date"]
+        return apply_town_dirt(payload, plan)
+
+
 # -------------------------------------------------------------- source factory
 
 
 VOLUMES = (("sup_reviews_per_day", "SIM_SUP_REVIEWS_PER_DAY", REVIEWS_PER_DAY),
            ("sup_complaints_per_day", "SIM_SUP_COMPLAINTS_PER_DAY", COMPLAINTS_PER_DAY),
            ("sup_orders_per_day", "SIM_SUP_ORDERS_PER_DAY", ORDERS_PER_DAY))
+#: Read like the others, kept out of VOLUMES so the first three generators are built as before.
+WARNING_VOLUME = ("sup_warnings_per_day", "SIM_SUP_WARNINGS_PER_DAY", WARNINGS_PER_DAY)
 
 
 def _volume(settings: Any, name: str, env: str, default: int) -> int:
@@ -447,7 +680,7 @@ def _volume(settings: Any, name: str, env: str, default: int) -> int:
 
 
 def validate_settings(settings: Any) -> None:
-    for name, env, default in VOLUMES:
+    for name, env, default in (*VOLUMES, WARNING_VOLUME):
         try:
             value = _volume(settings, name, env, default)
         except ValueError:
@@ -459,13 +692,19 @@ def validate_settings(settings: Any) -> None:
 def build_source(settings: Any) -> SimSource:
     """Build the supervision source from a settings object (see server.SimulatorConfig)."""
     validate_settings(settings)
-    dirt = DirtProfile.parse(settings.dirt, DIRT_DEFAULTS)
+    eval_dirt = DirtProfile.parse(settings.dirt, EVAL_DIRT_DEFAULTS)
+    # the same profile without the evaluations' own kind: the other entities draw as they always did
+    dirt = DirtProfile({k: p for k, p in eval_dirt.probabilities.items() if k in DIRT_DEFAULTS})
     parties = party_pool(settings.seed)
     reviews, complaints, orders = (cls(settings.seed, _volume(settings, *volume), dirt, parties) for cls, volume in
                                    zip((ReviewGenerator, ComplaintGenerator, OrderGenerator), VOLUMES))
+    evaluations = EvaluationGenerator(settings.seed, eval_dirt, parties)
+    warnings = WarningGenerator(settings.seed, _volume(settings, *WARNING_VOLUME), dirt, parties)
     span = dict(start=settings.start_date, end=settings.end_date, max_lag_days=MAX_LAG_DAYS)
     return SimSource("supervision", {
         "reviews": DailyCollection("reviews", reviews, **span),
         "complaints": DailyCollection("complaints", complaints, **span),
         "orders": DailyCollection("orders", orders, **span),
+        "evaluations": DailyCollection("evaluations", evaluations, **span),
+        "warnings": DailyCollection("warnings", warnings, **span),
     }, api="oauth_paged", path_prefix="/api/zfjd/v1")
