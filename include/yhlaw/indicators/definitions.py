@@ -120,11 +120,7 @@ def _check(data: dict[str, Any], where: str, num: Measure, den: Measure | None) 
     grains = data.get("grains", GRAINS)
     if set(grains) - set(GRAINS) or "month" not in grains:
         raise CatalogError(f"{where}: grains must include month and be among {GRAINS}")
-    if data.get("rollup", "sum") not in ("sum", "snapshot", "median"):
-        raise CatalogError(f"{where}: rollup must be sum, snapshot or median")
-    if data.get("rollup") == "median" and (den is not None or not num.period):
-        raise CatalogError(f"{where}: a median is over records placed in months (numerator.period), "
-                           "with no denominator")
+    _check_rollup(data, where, num, den)
     if num.population:
         raise CatalogError(f"{where}: population can only be a denominator")
     trend = (data["target"] or {}).get("trend")
@@ -132,6 +128,14 @@ def _check(data: dict[str, Any], where: str, num: Measure, den: Measure | None) 
         raise CatalogError(f"{where}: target trend {trend!r} contradicts direction {data['direction']!r}")
     if den is not None and den.population and "population" not in (data["caliber"] or {}):
         raise CatalogError(f"{where}: a rate per resident states its population in caliber.population")
+
+
+def _check_rollup(data: dict[str, Any], where: str, num: Measure, den: Measure | None) -> None:
+    if data.get("rollup", "sum") not in ("sum", "snapshot", "median"):
+        raise CatalogError(f"{where}: rollup must be sum, snapshot or median")
+    if data.get("rollup") == "median" and (den is not None or not num.period):
+        raise CatalogError(f"{where}: a median is over records placed in months (numerator.period), "
+                           "with no denominator")
 
 
 def parse_indicator(data: dict[str, Any], where: str, text: str = "") -> Indicator:
