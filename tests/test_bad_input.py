@@ -408,7 +408,7 @@ def outcome(request, warehouse) -> Outcome:
                  Case("exact_duplicate", [copy.deepcopy(clean[0])], [{"duplicate_record"}])]
         # An update time weeks after the batch's interval (window sources only: a file drop's
         # and a ledger's update time is not the source's to get wrong in that way).
-        if load_spec(entity.source).transport["kind"] in ("http", "sql"):
+        if load_spec(entity.source).transport["kind"] in ("http", "soap", "sql"):
             rec = shape.record(FUTURE_UPDATE)
             put(rec, shape.updated_field, _shift(get(rec, shape.updated_field), shape.updated_field, timedelta(days=40)))
             cases.append(Case(FUTURE_UPDATE, [rec], [{"future_date"}]))
@@ -527,8 +527,8 @@ def test_validation_in_slices_finds_the_same_records_and_reasons(outcome, wareho
     assert (loaded["new_versions"], loaded["core_rows_changed"]) == (0, 0)
 
 
-@pytest.mark.parametrize("outcome", [e for e in ENTITIES if load_spec(e.source).transport["kind"] in ("http", "sql")],
-                         ids=[i for e, i in zip(ENTITIES, IDS) if load_spec(e.source).transport["kind"] in ("http", "sql")],
+@pytest.mark.parametrize("outcome", [e for e in ENTITIES if load_spec(e.source).transport["kind"] in ("http", "soap", "sql")],
+                         ids=[i for e, i in zip(ENTITIES, IDS) if load_spec(e.source).transport["kind"] in ("http", "soap", "sql")],
                          indirect=True)
 def test_an_update_time_after_the_batch_interval_is_a_future_date(outcome, warehouse):
     got = {label: reasons for label, reasons, _ in outcome.quarantined(warehouse).values()}
@@ -630,6 +630,42 @@ def test_a_malformed_json_page_fails_the_read_naming_endpoint_page_and_position(
     # Where, never what: no value of the page is quoted (pages carry names and ID numbers).
     assert "2022-03-01T10:00:00" not in message and '"A"' not in message, message
     assert client.stats.retries["malformed"] == 2
+
+
+SOAP_ENTITIES = [e for e in ENTITIES if load_spec(e.source).transport["kind"] == "soap"]
+
+
+def _fake_soap(body: bytes):
+    def post(url, **kwargs):
+        resp = requests.Response()
+        resp.status_code, resp.url, resp._content = 200, url, body
+        return resp
+    return post
+
+
+@pytest.mark.parametrize("entity", SOAP_ENTITIES, ids=[f"{e.source}.{e.name}" for e in SOAP_ENTITIES])
+@pytest.mark.parametrize("body, says", [
+    (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><x><total>1</total>'
+     b'<records><record><caseNo>A', ["not well-formed XML", "at line 1"]),
+    (b'<html><body>A</body></html>', ["not a SOAP envelope"]),
+    (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><other>A</other></soap:Body>'
+     b'</soap:Envelope>',
+     ["Response> in the SOAP Body"]),
+])
+def test_a_malformed_soap_page_fails_the_read_naming_operation_and_position(entity, body, says):
+    from yhlaw.readers import open_reader
+
+    reader = open_reader(SourceConnection("http", "source.invalid", 8801, "http", "id", "secret"),
+                         load_spec(entity.source).transport, max_attempts=2, sleep=lambda s: None)
+    reader.session.post = _fake_soap(body)
+    with pytest.raises(SourceError) as err:
+        reader.read_window(entity.path, datetime(2022, 3, 1, tzinfo=TZ), datetime(2022, 3, 2, tzinfo=TZ), _Sink())
+    message = str(err.value)
+    assert entity.path in message and "gave up after 2 attempts" in message
+    for s in says:
+        assert s in message, message
+    assert ">A<" not in message and "caseNo>A" not in message, message      # where, never what
+    assert reader.stats.retries["malformed"] == 2
 
 
 def _deliver(folder: Path, name: str, data: bytes, *, rows: int, fmt: str = "csv", encoding: str = "gbk",

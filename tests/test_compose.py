@@ -293,7 +293,8 @@ def test_one_simulator_per_source_spec(compose, example_env):
                              if v.split(":")[1] == drop}
             assert sim_mounts and sim_mounts == worker_mounts, (sim_mounts, worker_mounts)
             continue
-        assert kind == "http", f"compose does not know how to wire a {kind} source yet"
+        # A web API (JSON over HTTP, or SOAP over HTTP): the simulator's host and port, its client.
+        assert kind in ("http", "soap"), f"compose does not know how to wire a {kind} source yet"
         assert (conn["host"], conn["port"]) == (f"simulator-{source}", port)
         assert env["SIM_CLIENT_SECRET"] == conn["password"] == example_env["SIM_CLIENT_SECRET"]
         assert env["SIM_CLIENT_ID"] == conn["login"]

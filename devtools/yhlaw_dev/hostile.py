@@ -15,8 +15,8 @@ what the fake served:
   ``audit.batch`` error the run produced.
 
 Transport tricks that cannot be read whole (a page served twice, a cursor that loops, an XML export
-that declares entities to expand or fetch) must fail
-the read with a PII-free error and land nothing.
+or a SOAP answer that declares entities to expand or fetch, a storm of SOAP faults, pages without
+end, a body beyond its bound) must fail the read with a PII-free error and land nothing.
 """
 
 from __future__ import annotations
@@ -52,12 +52,14 @@ CLEAN = 160                     # enough that the hostile records stay under max
 HMAC_KEY = "hostile-mode-key"  # not a secret: the party keys of a throwaway warehouse
 TRANSPORTS = {"http_page": "enforcement.case", "http_cursor": "petitions.petition",
               "file_drop_csv": "courts.case", "file_drop_xlsx": "courts.case", "sql": "mediation.case",
-              "file_drop_xml": "admin_review.reconsideration", "sql_mysql": "corrections.person"}
+              "file_drop_xml": "admin_review.reconsideration", "sql_mysql": "corrections.person",
+              "soap": "gov_service.case"}
 NAN = "__NaN__"                 # rendered as a bare NaN token in a JSON body
 # What each transport trick must come to: refused (it cannot be read whole), or read whole.
 TRICKS = {"repeat_page": "refused, nothing landed", "cursor_loop": "refused, nothing landed",
           "overlapping_pages": "read whole", "xml_entity_expansion": "refused, nothing landed",
-          "xml_external_entity": "refused, nothing landed"}
+          "xml_external_entity": "refused, nothing landed", "soap_fault_storm": "refused, nothing landed",
+          "endless_pages": "refused, nothing landed", "huge_body": "refused, nothing landed"}
 # An XML export that declares entities: expansion (billion laughs) or a file/URL fetched by the parser.
 XML_DOCTYPES = {"xml_entity_expansion": '<!DOCTYPE 导出 [<!ENTITY a "哈哈哈哈哈哈哈哈"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
                                         '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>',
@@ -167,7 +169,7 @@ def _text_probes(entity, text: Field, variant, transport: str) -> list[Probe]:
         out.append(p)
     bad = {"http_page": ["含\x00空字符", "\ud800孤立代理"], "http_cursor": ["含\x00空字符", "\ud800孤立代理"],
            "sql": [], "file_drop_csv": [], "file_drop_xlsx": ["=1+1"], "file_drop_xml": [],
-           "sql_mysql": ["含\x00空字符"]}[transport]   # MariaDB stores a NUL in text; PostgreSQL cannot
+           "sql_mysql": ["含\x00空字符"], "soap": []}[transport]   # XML 1.0 carries neither NUL nor a surrogate   # MariaDB stores a NUL in text; PostgreSQL cannot
     for n, value in enumerate(bad):
         p = variant("unrepresentable", n, "quarantine")
         put(p.record, text, value)
@@ -291,6 +293,66 @@ class _Api(BaseHTTPRequestHandler):
             nxt = size                                       # ... c50 -> c100 -> c50 -> ...
         self._send({"items": self.records[start:start + size],
                     "next_cursor": None if nxt is None else str(nxt)})
+
+
+SOAP_TRICKS = ("repeat_page", "overlapping_pages", "xml_entity_expansion", "xml_external_entity",
+               "soap_fault_storm", "endless_pages", "huge_body")
+SOAP_MAX_BODY = 2_000_000       # the fake's connection bound (max_body_bytes); huge_body serves more
+
+
+class _SoapService(BaseHTTPRequestHandler):
+    """The 政务服务 web service as a hostile system serves it: the probes as SOAP pages (the
+    simulator's message format), or one trick of ``SOAP_TRICKS``. Any credentials are accepted
+    (the simulator's tests check the digest); the operation and paging come from the envelope."""
+
+    records: list[dict] = []
+    trick = ""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        from yhlaw_dev.sim.gov_service import parse_request, render_fault, render_page
+
+        op, params, _ = parse_request(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        n, size = int(params["pageNo"]), int(params["pageSize"])
+        if self.trick == "soap_fault_storm":
+            return self._answer(500, render_fault("soap:Server", "数据库忙"))
+        n = 1 if (self.trick == "repeat_page" and n == 2) else n
+        start = (n - 1) * size - (1 if self.trick == "overlapping_pages" and n > 1 else 0)
+        page, total = self.records[start: start + size], len(self.records)
+        if self.trick == "endless_pages":          # always one more page of new records
+            page, total = [{**self.records[0], "caseNo": f"E{n}-{i}"} for i in range(size)], 10 ** 9
+        if self.trick == "huge_body":
+            page = [{**self.records[0], "itemName": "办" * SOAP_MAX_BODY}]
+        body = render_page(op, total, page, n, size)
+        if self.trick in XML_DOCTYPES:             # a DOCTYPE declaring entities, one text referring to them
+            body = body.replace(b"?>", b"?>" + XML_DOCTYPES[self.trick].replace("导出", "soap:Envelope")
+                                .encode("utf-8"), 1).replace(b"<itemName>", b"<itemName>&c;", 1)
+        self._answer(200, body)
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):     # the reader stopped at its body bound
+            pass
+
+
+@contextmanager
+def soap_fake(records: list[dict], trick: str = "") -> Iterator[SourceConnection]:
+    handler = type("HostileSoap", (_SoapService,), {"records": records, "trick": trick})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield SourceConnection("http", "127.0.0.1", server.server_address[1], "http", "hostile", "secret",
+                               (("backoff_seconds", 0), ("max_attempts", 2), ("page_size", _Api.page_size),
+                                ("timeout_seconds", 5), ("max_pages", 20), ("max_body_bytes", SOAP_MAX_BODY)))
+    finally:
+        server.shutdown()
 
 
 @contextmanager
@@ -525,6 +587,9 @@ def run_transport(transport: str, warehouse: str, admin_url: str, workdir: Path)
     elif transport == "file_drop_xml":
         result.tricks = {trick: _xml_trick(entity, trick, served, warehouse, workdir, days)
                          for days, trick in enumerate(XML_DOCTYPES, start=1)}
+    elif transport == "soap":
+        result.tricks = {trick: _trick(entity, trick, served, warehouse, days, fake=soap_fake)
+                         for days, trick in enumerate(SOAP_TRICKS, start=1)}
     return result
 
 
@@ -568,6 +633,9 @@ def source_for(transport: str, served: list[Probe], admin_url: str, workdir: Pat
     if transport.startswith("http"):
         with http_fake(records) as connection:
             yield connection
+    elif transport == "soap":
+        with soap_fake(records) as connection:
+            yield connection
     elif transport.startswith("file_drop"):
         yield file_drop(workdir / transport, records, transport.rsplit("_", 1)[1])
     elif transport == "sql_mysql":
@@ -585,11 +653,11 @@ def run_tricks(entity: Entity, transport: str, served: list[Probe], warehouse: s
     return {trick: _trick(entity, trick, served, warehouse, days) for days, trick in enumerate(tricks, start=1)}
 
 
-def _trick(entity: Entity, trick: str, served: list[Probe], warehouse: str, days: int) -> str:
+def _trick(entity: Entity, trick: str, served: list[Probe], warehouse: str, days: int, fake=None) -> str:
     leaks = pii_values(served)
     messages: list[str] = []
     before = _scalar(warehouse, "SELECT count(*) FROM raw.batch")
-    with captured() as log, http_fake([p.record for p in served], trick) as connection:
+    with captured() as log, (fake or http_fake)([p.record for p in served], trick) as connection:
         window = pipeline.window_for(entity.source, DAY + timedelta(days=days), DAY + timedelta(days=days + 1))
         try:
             landed = pipeline.extract_batch(entity, window, warehouse_url=warehouse, connection=connection)
@@ -626,7 +694,7 @@ def report(results: list[Result]) -> str:
              "Fakes of our own per transport (`devtools/yhlaw_dev/hostile.py`): key twins after normalisation, "
              "one instant in two UTC offsets, NUL and lone surrogates, bare NaN, decimal commas, excess "
              "decimals, no update time, SQL/HTML/newline text, a formula saved without its result, a page "
-             "served twice, pages that overlap, a cursor that loops, MySQL zero dates, XML declaring entities (expansion, external). Through the real readers, typing, GX and merge; reconciled "
+             "served twice, pages that overlap, a cursor that loops, MySQL zero dates, XML declaring entities (expansion, external); SOAP: entities, fault storms, endless pages, huge bodies. Through the real readers, typing, GX and merge; reconciled "
              "per key with what was served.", "",
              "| transport | entity | served | received | loaded | quarantined | lost | altered | let through "
              "| clean quarantined | PII in messages | tricks |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -101,6 +101,8 @@ def source_faults(source: str) -> dict[str, float]:
         faults["token_expire"] = 0.06
     if transport.get("pagination") == "cursor":
         faults["cursor_expire"] = 0.06
+    if kind == "soap":
+        faults["soap_fault"] = 0.06            # a soap:Server fault in a 500 answer
     return faults
 
 

@@ -302,12 +302,17 @@ class _XmlExport:
         self.where, self.depth_limit = where, int(options.get("max_depth", MAX_XML_DEPTH))
         self.record_tags = set(options.get("records") or ("记录", "record"))
         self.lists = set(options.get("lists") or ())
+        # Document mode (``xml_document``, a SOAP message): the whole tree is one value, names are
+        # local (expat resolves the namespaces; prefixes vary by server) and xsi:nil="true" is None.
+        self.document_mode, self.document = bool(options.get("document")), None
         self.stack: list[tuple[str, dict, list, list]] = []
         self.records: list[dict[str, Any]] = []
         self.index = 0
 
     def fail(self, what: str) -> None:
         path = "/".join(f"<{t[:40]}>" for t, *_ in self.stack[1:7]) + ("/…" if len(self.stack) > 7 else "")
+        if self.document_mode:
+            raise SourceError(f"{self.where}: at {path or 'the root element'}: {what}")
         raise SourceError(f"{self.where}: element {self.index + 1} under the root ({path or 'root'}): {what}")
 
     def refuse_declaration(self, *_: Any) -> None:
@@ -315,6 +320,8 @@ class _XmlExport:
                           "or fetched from an export)")
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if self.document_mode:
+            tag, attrs = _local(tag), {_local(k): v for k, v in attrs.items()}
         self.stack.append((tag, attrs, [], []))
         if len(self.stack) > self.depth_limit:
             self.fail(f"nests deeper than {self.depth_limit} elements")
@@ -323,21 +330,26 @@ class _XmlExport:
         self.stack[-1][3].append(data)
 
     def end(self, _tag: str) -> None:
-        value = self._value() if len(self.stack) > 2 or self.stack[-1][0] in self.record_tags else None
+        keep = self.document_mode or len(self.stack) > 2 or self.stack[-1][0] in self.record_tags
+        value = self._value() if keep else None
         tag, *_ = self.stack.pop()
-        if len(self.stack) > 1:
+        if len(self.stack) > 1 or (self.document_mode and self.stack):
             self.stack[-1][2].append((tag, value))
         elif len(self.stack) == 1:
             if tag in self.record_tags:
                 self.records.append(value if isinstance(value, dict) else {})
             self.index += 1
+        elif self.document_mode:
+            self.document = {tag: value}
 
     def _value(self) -> Any:
         tag, attrs, children, text = self.stack[-1]
         body = "".join(text)
         if tag in self.lists:
             return [v for _, v in children]
-        if not children and len(self.stack) > 2:
+        if not children and (len(self.stack) > 2 or self.document_mode):
+            if self.document_mode and attrs == {"nil": "true"}:
+                return None
             if attrs:
                 self.fail("attributes on a value element")
             return body if body.strip() else None
@@ -351,13 +363,27 @@ class _XmlExport:
         return out
 
 
+def _local(name: str) -> str:
+    """``uri local`` (expat with namespaces) -> ``local``."""
+    return name.rsplit(" ", 1)[-1]
+
+
 def xml_rows(data: bytes, where: str, options: dict[str, Any]) -> list[dict[str, Any]]:
     """The records of an XML export (see ``_XmlExport``); not well-formed XML is an error naming
     the line and column."""
+    return _parse_xml(_XmlExport(where, {**options, "document": False}), data, where).records
+
+
+def xml_document(data: bytes, where: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A whole XML message as ``{root: value}`` with local names (a SOAP envelope), under the same
+    guards as ``xml_rows``: no DOCTYPE or entity, bounded depth, errors name the element path."""
+    return _parse_xml(_XmlExport(where, {**options, "document": True}), data, where, namespaces=True).document
+
+
+def _parse_xml(export: "_XmlExport", data: bytes, where: str, namespaces: bool = False) -> "_XmlExport":
     from xml.parsers import expat
 
-    export = _XmlExport(where, options)
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate(namespace_separator=" ") if namespaces else expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = export.refuse_declaration
     parser.StartElementHandler, parser.EndElementHandler = export.start, export.end
@@ -369,7 +395,7 @@ def xml_rows(data: bytes, where: str, options: dict[str, Any]) -> list[dict[str,
                           f"column {exc.offset}") from exc
     except ValueError as exc:       # an encoding expat cannot read (multi-byte, e.g. GBK): UTF-8 is agreed
         raise SourceError(f"{where}: XML in an unreadable encoding ({exc})") from exc
-    return export.records
+    return export
 
 
 class LedgerFileReader(FileDropReader):
