@@ -123,7 +123,10 @@ def _moment_ok(t: sql.Composable) -> sql.Composable:
 
 
 def _text_value(t: sql.Composable, f: Field) -> sql.Composable:
-    mapping = f.options.get("map") or {}
+    return _mapped(t, f.options.get("map") or {})
+
+
+def _mapped(t: sql.Composable, mapping: dict) -> sql.Composable:
     if not mapping:
         return t
     whens = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v))
@@ -193,10 +196,47 @@ def _json_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Compo
         "ELSE {v} END").format(v=v, obj=obj)
 
 
+def _party_code_sql(e: sql.Composable, option: dict | None) -> tuple[sql.Composable, sql.Composable]:
+    """A party's role or kind: (present as one of the map's source codes, its warehouse code)."""
+    if option is None:
+        return sql.SQL("true"), sql.SQL("NULL::text")
+    k, mapping = sql.Literal(option["from"]), option["map"]
+    keys = sql.SQL(", ").join(map(sql.Literal, mapping))
+    return (sql.SQL("(jsonb_typeof({e} -> {k}) = 'string' AND {e} ->> {k} IN ({keys}))").format(e=e, k=k, keys=keys),
+            _mapped(sql.SQL("({} ->> {})").format(e, k), mapping))
+
+
+def _parties_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    """``parties``: an array of objects whose role (and kind) are source codes of the spec's maps
+    and whose ID is absent, null or plain letters and digits (as ``party_key``); each becomes
+    {role, party_type, party_key}, in the source's order. A list exported into a CSV/XLSX cell is
+    JSON text: parsed by ``pg_temp.jsonb_or_null`` (NULL, not an error, for text that is not JSON).
+    Anything else (IDs with separators or full-width digits, padded codes, bad lists) is left to
+    normalise. CASE, not AND: jsonb_array_elements fails on a non-array, AND fixes no order."""
+    v = sql.SQL("(CASE jsonb_typeof({v}) WHEN 'array' THEN {v} WHEN 'string' THEN pg_temp.jsonb_or_null({v} #>> '{{}}') "
+                "END)").format(v=v)
+    e, ident = sql.SQL("e"), sql.Literal(f.options["id"])
+    role_ok, role = _party_code_sql(e, f.options["role"])
+    kind_ok, kind = _party_code_sql(e, f.options.get("kind"))
+    id_ok = sql.SQL("(COALESCE(jsonb_typeof(e -> {i}), 'null') = 'null' OR (jsonb_typeof(e -> {i}) = 'string' "
+                    "AND char_length(e ->> {i}) <= {n} AND e ->> {i} ~ {re}))").format(
+        i=ident, n=sql.Literal(_PARTY_MAX_LENGTH), re=sql.Literal(_PARTY_RE))
+    ok = sql.SQL("(CASE WHEN jsonb_typeof({v}) = 'array' THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements({v}) e "
+                 "WHERE NOT COALESCE(jsonb_typeof(e) = 'object' AND {r} AND {k} AND {i}, false)) ELSE false END)").format(
+        v=v, r=role_ok, k=kind_ok, i=id_ok)
+    key = sql.SQL("CASE WHEN jsonb_typeof(e -> {i}) = 'string' THEN encode(ext.hmac(convert_to(upper(e ->> {i}), "
+                  "'UTF8'), (SELECT k FROM pg_temp.pii_key), 'sha256'), 'hex') END").format(i=ident)
+    value = sql.SQL("CASE WHEN jsonb_typeof({v}) = 'array' THEN COALESCE((SELECT jsonb_agg(jsonb_build_object("
+                    "'role', {r}, 'party_type', {k}, 'party_key', {key}) ORDER BY o) "
+                    "FROM jsonb_array_elements({v}) WITH ORDINALITY x (e, o)), '[]'::jsonb) END").format(
+        v=v, r=role, k=kind, key=key)
+    return ok, value
+
+
 # Field type -> its (ok, value) in SQL; ``town`` fields are looked up instead (``_town_columns``).
 _FIELD_SQL = {"timestamp": _moment_sql, "stage_time": _moment_sql, "date": _date_sql, "text": _text_sql,
               "decimal": _number_sql, "integer": _number_sql, "bool": _bool_sql, "party_key": _party_key_sql,
-              "json": _json_sql}
+              "json": _json_sql, "parties": _parties_sql}
 
 
 def field_sql(f: Field, v: sql.Composable, t: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
@@ -462,6 +502,9 @@ def _prepare_session(cur, entity: Entity, ctx: Context) -> None:
     cur.execute("CREATE TEMP TABLE town_lookup (alias text PRIMARY KEY, town_code char(12), in_district boolean)")
     rows = "".join(f"{_copy_text(a)}\t{c}\t{'t' if d else 'f'}\n" for a, (c, d) in ctx.towns.aliases.items())
     _copy_in(cur, "town_lookup", rows)
+    # A party list in a CSV/XLSX cell is JSON text; a cast would fail the statement on bad text.
+    cur.execute("CREATE OR REPLACE FUNCTION pg_temp.jsonb_or_null(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE "
+                "AS 'BEGIN RETURN t::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END'")
     cur.execute("DROP TABLE IF EXISTS pg_temp.pii_key")
     cur.execute("CREATE TEMP TABLE pii_key (k bytea)")
     _copy_in(cur, "pii_key", "\\\\x" + ctx.party_keyer.key_bytes.hex() + "\n")

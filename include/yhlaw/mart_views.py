@@ -10,6 +10,8 @@ with its spec alone:
   quarantined, and of all rows (a scan: for analysts);
 * ``mart.stale_by_entity``: the same stale count through the partial index on ``stale_since``
   and the table's estimated size (for the cockpit).
+* ``core.record_party`` (not a mart: analysts and the linkage read it, dashboards cannot): one row
+  per party of every record, from every ``parties`` field (role, type, keyed HMAC; no name or number).
 * ``mart.quarantine_by_town``: one row per quarantined record and reason, with the 镇街 read from
   the record's own town field (the spec's ``town`` field, resolved through ``core.town_alias``)
   where it can be, and nothing of the payload.
@@ -26,7 +28,8 @@ from psycopg2 import sql
 
 from yhlaw.spec import Entity, load_spec, source_names
 
-HIDDEN_TYPES = frozenset({"party_key"})     # identifying, even as an HMAC: never in a list view
+# Identifying, even as an HMAC (a party key, a list of them): never in a list view.
+HIDDEN_TYPES = frozenset({"party_key", "parties"})
 
 
 def list_view_name(table: str) -> str:
@@ -119,6 +122,33 @@ def quarantine_view_sql(entities: list[Entity]) -> sql.Composable:
     return sql.SQL("CREATE VIEW mart.quarantine_by_town AS\n") + sql.SQL("\nUNION ALL\n").join(selects)
 
 
+def record_party_view_sql(entities: list[Entity]) -> sql.Composable:
+    """One row per party of every record, over every spec field of type ``parties`` (a jsonb array
+    on the record's core row): what linkage joins on across systems. CREATE OR REPLACE, not DROP:
+    the linkage views built on it survive a set-up. No such field yet: the view is empty."""
+    selects = [sql.SQL("""SELECT {source}::text AS source, {entity}::text AS entity, {name}::text AS core_table,
+               {col}::text AS parties_column, t.{nk}::text AS natural_key, p.n AS party_no, p.e ->> 'role' AS role,
+               p.e ->> 'party_type' AS party_type, p.e ->> 'party_key' AS party_key
+               FROM core.{table} t CROSS JOIN LATERAL jsonb_array_elements(t.{ident}) WITH ORDINALITY p (e, n)""").format(
+        source=sql.Literal(e.source), entity=sql.Literal(e.name), name=sql.Literal(e.table), col=sql.Literal(f.name),
+        nk=sql.Identifier(e.natural_key), table=sql.Identifier(e.table), ident=sql.Identifier(f.name))
+        for e in entities for f in e.fields if f.type == "parties"]
+    empty = sql.SQL("SELECT NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::text, "
+                    "NULL::text, NULL::text WHERE false")
+    return sql.SQL("CREATE OR REPLACE VIEW core.record_party (source, entity, core_table, parties_column, natural_key, "
+                   "party_no, role, party_type, party_key) AS\n") + sql.SQL("\nUNION ALL\n").join(selects or [empty])
+
+
+RECORD_PARTY_COMMENTS = ("当事人 (由来源规格中 parties 类型字段生成): 每条记录的每个当事人一行, 只有角色、类型和证件号的 HMAC 键, "
+                         "不含姓名、证件号、电话; 供跨系统关联 (按 party_key 连接), 看板不可读", {
+    "source": "来源", "entity": "实体", "core_table": "记录所在核心层表", "parties_column": "当事人列表所在列",
+    "natural_key": "记录的自然键 (核心层表的主键, 文本)", "party_no": "在来源当事人列表中的序号 (从 1 起)",
+    "role": "诉讼/调解地位 (规范化): applicant 申请人, respondent 被申请人, plaintiff 原告, defendant 被告, "
+            "third_party 第三人, petitioner 信访人, enforcement_applicant 申请执行人, enforcement_respondent 被执行人",
+    "party_type": "当事人类型: person / org (来源未给出类型时为空)",
+    "party_key": "当事人键: 证件号 HMAC-SHA256, 与各来源的 party_key 一致; 来源无证件号时为空 (无法关联)"})
+
+
 _COMMENTS = {
     "stale_rows": ("数据质量: 各来源、实体的核心层过期行数 (最新版本被隔离, 核心层仍为旧版本), 精确计数 (由来源规格生成)", {
         "source": "来源", "entity": "实体", "core_table": "核心层表", "stale_rows": "过期行数: 有更新版本被隔离的核心行",
@@ -153,6 +183,11 @@ def apply_mart_views(conn) -> list[str]:
             docs["stale_since"] = "有更新版本被隔离时, 该版本的更新时间 (为空 = 当前版本最新)"
             _comment(cur, view, f"明细 (看板下钻用): core.{e.table} 的记录, 不含当事人键 — {e.title}", docs)
             names.append(view)
+        cur.execute(record_party_view_sql(entities))
+        cur.execute(sql.SQL("COMMENT ON VIEW core.record_party IS {}").format(sql.Literal(RECORD_PARTY_COMMENTS[0])))
+        for col, text in RECORD_PARTY_COMMENTS[1].items():
+            cur.execute(sql.SQL("COMMENT ON COLUMN core.record_party.{} IS {}").format(sql.Identifier(col), sql.Literal(text)))
+        names.append("record_party")
         for view, build in (("stale_rows", exact_stale_view_sql), ("stale_by_entity", stale_view_sql),
                             ("quarantine_by_town", quarantine_view_sql)):
             cur.execute(sql.SQL("DROP VIEW IF EXISTS mart.{}").format(sql.Identifier(view)))

@@ -388,10 +388,76 @@ def _party_key(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Probl
     return raw.map(ctx.party_keyer, na_action="ignore").astype(object), _no_problems(raw.index)
 
 
+def _party_code(item: dict, option: dict | None, what: str) -> tuple[str | None, str | None]:
+    """A party's role or kind as the spec's ``map`` conforms it: (code, None) or (None, why not).
+    Never shows the value (a clerk may have typed a name there), only the codes the map knows."""
+    if option is None:
+        return None, None
+    value = item.get(option["from"])
+    code = option["map"].get(value.strip()) if isinstance(value, str) else None
+    if code is None:
+        return None, f"{what} {'missing' if value is None else 'not one of ' + '/'.join(option['map'])}"
+    return code, None
+
+
+def _one_party(item: Any, f: Field, ctx: Context) -> tuple[dict | None, str | None]:
+    """{role, party_type, party_key} of one party, or why it cannot be typed. A party without an
+    ID number (a respondent whose number the applicant does not know) is kept, unkeyed."""
+    if not isinstance(item, dict):
+        return None, f"a JSON {type(item).__name__} where a party object is expected"
+    role, why = _party_code(item, f.options["role"], "role")
+    kind, why_kind = _party_code(item, f.options.get("kind"), "type")
+    ident = item.get(f.options["id"])
+    if ident is not None and (isinstance(ident, bool) or not isinstance(ident, (str, int))):
+        why = why or "ID number not text"
+    if why or why_kind:
+        return None, why or why_kind
+    return {"role": role, "party_type": kind, "party_key": ctx.party_keyer(ident)}, None
+
+
+def party_list(value: Any, f: Field, ctx: Context) -> tuple[list[dict] | None, str | None]:
+    """A record's parties (``parties`` type), or why the list cannot be typed (naming the party's
+    position, never a value). A list exported into one CSV/XLSX cell arrives as JSON text.
+    Any bad party makes the whole list unparseable (the record is quarantined, unparseable_value,
+    and replayed once the spec's map knows the new role): a party silently skipped would make the
+    record's parties, and every link through them, wrong without anyone seeing it."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return None, "text that is not a JSON list of parties"
+        if value is None:
+            return None, None
+    if not isinstance(value, list):
+        return None, _structured(value, "a list of parties") if isinstance(value, dict) \
+            else f"a JSON {type(value).__name__} where a list of parties is expected"
+    parties = []
+    for n, item in enumerate(value):
+        party, why = _one_party(item, f, ctx)
+        if why:
+            return None, f"party {n}: {why}"
+        parties.append(party)
+    return parties, None
+
+
+def _parties(raw: pd.Series, f: Field, ctx: Context) -> tuple[pd.Series, Problems]:
+    """Each record's party list as JSON text (a ``jsonb`` column): per party its role and type as
+    codes and its keyed HMAC; names, ID numbers and phones are dropped here. A blank is absent."""
+    read = [(None, None) if v is None or (isinstance(v, str) and not v.strip()) else party_list(v, f, ctx)
+            for v in raw.tolist()]
+    values = pd.Series([None if p is None else json.dumps(p, ensure_ascii=False, sort_keys=True) for p, _ in read],
+                       index=raw.index, dtype=object)
+    problems = _no_problems(raw.index)
+    for i, (_, why) in enumerate(read):
+        if why:
+            problems.iat[i] = ("parse", why)
+    return values, problems
+
+
 CONVERTERS: dict[str, Callable[[pd.Series, Field, Context], tuple[pd.Series, Problems]]] = {
     "text": _text, "decimal": _decimal, "integer": _integer, "bool": _bool,
     "timestamp": _timestamp, "date": _date, "stage_time": _stage_time, "json": _json,
-    "party_key": _party_key,
+    "party_key": _party_key, "parties": _parties,
 }
 DATED_TYPES = {"timestamp", "date", "stage_time"}
 

@@ -22,7 +22,7 @@ from yhlaw.schemas import DocumentError, validate_document
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "specs"
 FIELD_TYPES = {"text", "decimal", "integer", "bool", "timestamp", "date", "town", "party_key",
-               "stage_time", "json"}
+               "stage_time", "json", "parties"}
 # Columns every core table carries besides the spec's fields.
 META_COLUMNS = ("batch_id", "record_hash")
 # Columns only core.<table> carries (not its _version history): what the merge keeps about the
@@ -146,6 +146,8 @@ def parse_spec(data: dict[str, Any], where: str) -> SourceSpec:
             ftype = _require(f, "type", f"{ewhere}.fields.{col}")
             if ftype not in FIELD_TYPES:
                 raise SpecError(f"{ewhere}.fields.{col}: unknown type {ftype!r} (one of {sorted(FIELD_TYPES)})")
+            if {"role", "id"} - set(f) if ftype == "parties" else {"role", "kind", "id"} & set(f):
+                raise SpecError(f"{ewhere}.fields.{col}: type parties needs role and id; role, kind, id are its options only")
             options = {k: v for k, v in f.items() if k not in ("from", "type") + DOC_KEYS}
             fields.append(Field(col, _require(f, "from", f"{ewhere}.fields.{col}"), ftype, options,
                                 description=str(f.get("description") or ""),

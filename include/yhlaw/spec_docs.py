@@ -96,7 +96,10 @@ def _type(f: Field) -> str:
         opts.append("keep " + ", ".join(map(str, f.options["keep"])))
     if "map" in f.options:
         opts.append("map " + ", ".join(f"{k}→{v}" for k, v in f.options["map"].items()))
-    for k in ("list_key", "time_key", "max_length"):
+    for k in ("role", "kind"):      # parties: which key, and its codes
+        if k in f.options:
+            opts.append(f"{k} {f.options[k]['from']}: " + ", ".join(f"{a}→{b}" for a, b in f.options[k]["map"].items()))
+    for k in ("list_key", "time_key", "max_length", "id"):
         if k in f.options:
             opts.append(f"{k} {f.options[k]}")
     return f.type + (f" ({'; '.join(opts)})" if opts else "")
