@@ -28,6 +28,8 @@ SIMULATORS: dict[str, Simulated] = {
     "admin_review": Simulated("yhlaw_dev.sim.admin_review", 8808),
     "corrections": Simulated("yhlaw_dev.sim.corrections", 8806),
     "supervision": Simulated("yhlaw_dev.sim.supervision", 8807),
+    "investment": Simulated("yhlaw_dev.sim.investment", 8809),
+    "gov_service": Simulated("yhlaw_dev.sim.gov_service", 8810),
 }
 
 
