@@ -8,6 +8,7 @@ import io
 import json
 import time
 import warnings
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +19,9 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw_dev.sim import framework
 from yhlaw_dev.sim.courts import CASE_HEADERS, DISHONEST_HEADERS, CourtExports
 from yhlaw_dev.sim.framework import CST, TOWNS, to_iso
+from yhlaw_dev.sim.population import Population
 from yhlaw_dev.sim.server import SimulatorConfig, SimulatorConfigError, create_app
 
 ADMIN = {"X-Sim-Admin": "test-admin-token"}
@@ -134,9 +135,18 @@ def test_case_rows(drop):
     later = [r for r in rows if r["结案日期"] or r["庭审方式"]]
     assert later and {r["立案日期"] for r in later} <= {r["立案日期"] for r in rows} | {""} | {
         r["立案日期"] for r in later}
-    pool = {p["idNo"] for p in framework.party_pool(settings(drop).seed).persons + framework.party_pool(
-        settings(drop).seed).orgs}
-    assert {r["证件号码"] for r in rows} <= pool
+    # every party of the world's population, all of them listed with roles; the first is the 当事人 columns
+    people = {p["idNo"] for p in Population(settings(drop).seed).identities()}
+    assert {r["证件号码"] for r in rows} <= people
+    for r in rows:
+        parties = json.loads(r["当事人"])
+        assert parties[0]["证件号码"] == r["证件号码"] and parties[0]["名称"] == r["当事人名称"]
+        assert {p["证件号码"] for p in parties} <= people
+        if r["审判程序"] == "执行":
+            roles = [p["诉讼地位"] for p in parties]
+            assert roles[0] == "申请执行人" and set(roles[1:]) == {"被执行人"}
+    assert sum(bool(r["执行依据案号"]) for r in rows if r["审判程序"] == "执行") > 0.85 * sum(
+        r["审判程序"] == "执行" for r in rows)
 
 
 def test_idempotent_and_backwards(drop, tmp_path):
@@ -232,17 +242,32 @@ def test_half_written_fault(tmp_path):
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == m["sha256"]
 
 
-def test_referrals_come_from_shared_helper(tmp_path):
+def test_linked_cases_come_from_the_world(tmp_path):
+    """民初 after a failed 诉前调, 民特, 执 and 破申 are the world's cases, numbered by it, carrying
+    the keys of the records before them as the clerk typed them (mostly right)."""
+    from yhlaw_dev.sim.population import world
+
     exports = CourtExports(settings(tmp_path, court_cases_per_day=50))  # the default volume
-    referred = civil = 0
+    w = world(exports.seed)
+    links, typed_right, civil, referred = Counter(), Counter(), 0, 0
     for d in (date(2022, 3, 1) + timedelta(days=i) for i in range(28)):
         heads = exports.cases.heads(d)
-        numbers = [h.referral for h in heads if h.referral]
-        assert numbers == [r.number for r in framework.referrals(exports.seed, d)][:len(numbers)]
-        assert all(h.case_type in ("民事", "商事") and h.procedure == "一审" for h in heads if h.referral)
-        referred += len(numbers)
-        civil += sum(h.case_type in ("民事", "商事") for h in heads)
-    assert 0.10 < referred / civil < 0.20
+        steps = w.records_on("courts", d)
+        assert [h.case_no for h in heads[:len(steps)]] == [w.key(s) for s in steps]
+        for head, step in zip(heads, steps):
+            served = dict(head.links)
+            for name, (clean, typed) in w.links(step).items():
+                header = "诉前委派编号" if name == "诉前调案号" else name
+                assert served[header] == (typed or "")
+                links[step.kind] += 1
+                typed_right[step.kind] += typed == clean
+            if head.referral:
+                assert head.procedure == "一审" and head.case_type in ("民事", "商事")
+        civil += sum(h.procedure == "一审" and h.case_type in ("民事", "商事") for h in heads)
+        referred += sum(bool(h.referral) for h in heads)
+    assert set(links) == {"民初", "民特", "执"} or set(links) == {"民初", "民特", "执", "破申"}
+    assert all(0.8 < typed_right[k] / links[k] < 1 for k in ("民初", "执"))
+    assert 0.02 < referred / civil < 0.15
 
 
 def test_the_whole_list_comes_with_each_month_end(tmp_path):

@@ -13,8 +13,6 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; irrelev
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from yhlaw_dev.sim import framework
-from yhlaw_dev.sim.courts import CourtExports
 from yhlaw_dev.sim.framework import CST, to_iso
 from yhlaw_dev.sim.mediation import database_url
 from yhlaw_dev.sim.server import SimulatorConfig, SimulatorConfigError, create_app
@@ -92,7 +90,7 @@ def test_schema_and_reader(client):
                  "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
     assert [c[:2] for c in cols] == [("tj_ajxx", c) for c in (
         "ajbh", "tjwyh_lx", "tjwyh_mc", "jflx", "ajly", "sfjfm", "xzqh", "slrq", "jarq", "tjjg", "xyje", "sfsfqr",
-        "wpbh", "gxsj")] + [("tj_dsr", c) for c in ("ajbh", "xh", "dsrlx", "xm", "zjhm", "lxdh")]
+        "wpbh", "xfjbh", "gxsj")] + [("tj_dsr", c) for c in ("ajbh", "xh", "dsrdw", "dsrlx", "xm", "zjhm", "lxdh")]
     types = {(t, c): (dt, n, nl) for t, c, dt, n, nl in cols}
     assert types["tj_ajxx", "gxsj"] == ("timestamp without time zone", None, "NO")
     assert types["tj_ajxx", "slrq"][0] == "date" and types["tj_ajxx", "xyje"][0] == "numeric"
@@ -101,7 +99,7 @@ def test_schema_and_reader(client):
     assert query("SELECT indexdef FROM pg_indexes WHERE tablename = 'tj_ajxx' AND indexdef LIKE '%(gxsj)%'")
     # the reader role: SELECT yes, anything else no
     assert query("SELECT count(*) FROM tj_ajxx", user=READER)[0][0] > 0
-    for statement in ("INSERT INTO tj_dsr VALUES ('x', 1, '自然人', 'a', 'b', 'c')", "DELETE FROM tj_ajxx",
+    for statement in ("INSERT INTO tj_dsr VALUES ('x', 1, '申请人', '自然人', 'a', 'b', 'c')", "DELETE FROM tj_ajxx",
                       "CREATE TABLE t (x int)"):
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             query(statement, user=READER)
@@ -121,8 +119,12 @@ def test_clock_sync_forward_and_backward(client):
     rows = query("SELECT slrq, jarq, tjjg, sfsfqr, xyje FROM tj_ajxx")
     assert all((jarq is None) == (tjjg is None) == (sfsfqr is None) for _, jarq, tjjg, sfsfqr, _ in rows)
     assert {r[2] for r in rows} <= {None, "成功", "不成功"}
-    assert query("SELECT count(*) FROM tj_dsr")[0][0] == 2 * len(rows)
-    assert not query("SELECT ajbh FROM tj_dsr GROUP BY ajbh HAVING array_agg(xh ORDER BY xh) <> '{1,2}'")
+    # every party with its role: 申请人 first, then the 被申请人 (two when an insurer is one)
+    assert query("SELECT count(DISTINCT ajbh) FROM tj_dsr")[0][0] == len(rows)
+    assert not query("SELECT ajbh FROM tj_dsr GROUP BY ajbh HAVING NOT array_agg(xh ORDER BY xh) <@ '{1,2,3}' "
+                     "OR min(xh) <> 1 OR count(*) < 2")
+    assert {r for (r,) in query("SELECT DISTINCT dsrdw FROM tj_dsr WHERE xh = 1")} == {"申请人"}
+    assert {r for (r,) in query("SELECT DISTINCT dsrdw FROM tj_dsr WHERE xh > 1")} == {"被申请人"}
 
 
 def test_truth_dirt(client):
@@ -158,22 +160,30 @@ def test_gradual_sync(client):
                       headers=ADMIN).status_code == 400
 
 
-def test_referrals_and_parties_shared_with_courts(client, tmp_path):
+def test_linked_cases_and_parties_are_the_worlds(client, tmp_path):
+    """诉前委派 and 信访转办 cases are the world's: they carry the court's 民诉前调 number or the
+    petition's number (as typed: mostly right, some missing); a failed 诉前委派 case is followed
+    by a 民初 filed after it closed, a successful one never; every party is of the population."""
+    from yhlaw_dev.sim.population import Population, world
+
     set_clock(client, datetime(2022, 7, 1, tzinfo=CST))  # after the last acceptance
-    wpbh = {w for (w,) in query("SELECT wpbh FROM tj_ajxx WHERE ajly = '诉前委派'")}
-    assert None not in wpbh and len(wpbh) > 100
-    assert not query("SELECT 1 FROM tj_ajxx WHERE (ajly = '诉前委派') <> (wpbh IS NOT NULL)")
-    courts = CourtExports(SimulatorConfig(source="courts", drop_dir=str(tmp_path), start_date=date(2022, 3, 1),
-                                   end_date=date(2022, 6, 30)))
-    referred = {h.referral for i in range(122) for h in courts.cases.heads(date(2022, 3, 1) + timedelta(days=i))
-                if h.referral}
-    assert referred and referred <= wpbh
-    # the referral's parties are the court case's party (applicant) and the mediation case's parties
-    ajbh, number = query("SELECT ajbh, wpbh FROM tj_ajxx WHERE wpbh = ANY(%s) ORDER BY ajbh LIMIT 1",
-                         (sorted(referred),))[0]
-    head = next(h for i in range(122) for h in courts.cases.heads(date(2022, 3, 1) + timedelta(days=i))
-                if h.referral == number)
-    assert query("SELECT zjhm FROM tj_dsr WHERE ajbh = %s AND xh = 1", (ajbh,))[0][0] == head.party["idNo"]
-    pool = framework.party_pool(settings().seed)
-    ids = {p["idNo"] for p in pool.persons + pool.orgs}
+    rows = query("SELECT ajbh, ajly, wpbh, xfjbh, jarq, tjjg FROM tj_ajxx WHERE ajly IN ('诉前委派', '信访转办')")
+    assert not query("SELECT 1 FROM tj_ajxx WHERE ajly NOT IN ('诉前委派', '信访转办') "
+                     "AND (wpbh IS NOT NULL OR xfjbh IS NOT NULL)")
+    w = world(settings().seed)
+    steps = {w.key(s): s for i in range(122) for s in w.records_on("mediation", date(2022, 3, 1) + timedelta(days=i))}
+    right = filed = 0
+    for ajbh, source, wpbh, xfjbh, jarq, tjjg in rows:
+        step = steps[ajbh]
+        assert step.source == source
+        (name, (clean, typed)), = w.links(step).items()
+        assert (wpbh if source == "诉前委派" else xfjbh) == typed
+        right += typed == clean
+        if source == "诉前委派" and jarq is not None:
+            suits = [s for s in w.dispute(step.dispute).steps if s.kind == "民初"]
+            assert (tjjg == "成功") <= (suits == [])
+            assert all(s.day > jarq for s in suits)
+            filed += len(suits)
+    assert len(rows) > 150 and 0.75 < right / len(rows) < 1 and filed > 10
+    ids = {p["idNo"] for p in Population(settings().seed).identities()}
     assert {z for (z,) in query("SELECT DISTINCT zjhm FROM tj_dsr")} <= ids

@@ -418,8 +418,9 @@ def render_xml(records: list[dict]) -> bytes:
 
 MEDIATION_DDL = """
 CREATE TABLE tj_ajxx (ajbh text, tjwyh_lx text, tjwyh_mc text, jflx text, ajly text, sfjfm text, xzqh text,
-                      slrq date, jarq date, tjjg text, xyje text, sfsfqr text, wpbh text, gxsj timestamp);
-CREATE TABLE tj_dsr (ajbh text, xh int, dsrlx text, xm text, zjhm text, lxdh text);
+                      slrq date, jarq date, tjjg text, xyje text, sfsfqr text, wpbh text, xfjbh text,
+                      gxsj timestamp);
+CREATE TABLE tj_dsr (ajbh text, xh int, dsrdw text, dsrlx text, xm text, zjhm text, lxdh text);
 """
 
 
@@ -439,8 +440,8 @@ def sql_source(admin_url: str, database: str, records: list[dict]) -> SourceConn
                 sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join([sql.Placeholder()] * len(columns))),
                 [r.get(c) for c in columns])
             for n, p in enumerate(r.get("parties") or [], start=1):
-                cur.execute("INSERT INTO tj_dsr VALUES (%s, %s, %s, %s, %s, %s)",
-                            (r["ajbh"], n, p.get("type"), p.get("name"), p.get("idNo"), p.get("phone")))
+                cur.execute("INSERT INTO tj_dsr VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                            (r["ajbh"], n, p.get("role"), p.get("type"), p.get("name"), p.get("idNo"), p.get("phone")))
     conn.close()
     u = urlsplit(url)
     return SourceConnection("postgres", u.hostname, u.port or 5432, database, u.username, "", ())

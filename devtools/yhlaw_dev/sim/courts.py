@@ -9,11 +9,18 @@ Per export day D (SIM_START_DATE..SIM_END_DATE), delivered D+1 02:00 +08:00:
 
 * ``cases_YYYYMMDD.csv`` (GBK; ~20% of days ``cases_YYYYMMDD.xlsx`` instead):
   one row per case whose state changed on D (filed, hearing, closed), as at
-  the end of D.  A case lives up to 90 days.  ~5% of exports are re-delivered
+  the end of D.  A case lives up to 90 days.  The 民初, 民特, 执 and 破申 cases are
+  the world's (``population.World``): a 民初 after a failed 诉前调 names its 民诉前调
+  number (诉前委派编号), a 民特 the 调解案件编号 it confirms, an 执 its 执行依据案号,
+  a 破申 the 执 case it came from (原案号) -- as the clerk typed them, sometimes not
+  at all or wrongly; ``当事人`` lists every party with its role (JSON, Chinese
+  keys), the single 当事人 columns stay the first party.  The court's other cases
+  (刑初, 行初, 民终, 民督) are this simulator's own.  ~5% of exports are re-delivered
   3-20 days later as ``cases_YYYYMMDD_v2.csv`` (version 2): the same rows,
   some corrected (``late_correction``).
-* ``dishonest_YYYYMMDD.csv`` (GBK): 失信被执行人 listings made on D and
-  removals on D (the removal repeats the row with 移除日期 set).
+* ``dishonest_YYYYMMDD.csv`` (GBK): 失信被执行人 listings made on D (the world's:
+  the 被执行人 of an 执 case) and removals on D (the removal repeats the row with
+  移除日期 set).
 
 Each data file is followed by ``<file>.manifest.json`` (written after the
 data file).  ~10% of CSV files are ``encoding_mixup``: declared gbk, written
@@ -22,9 +29,8 @@ as UTF-8.  The ``half_written`` fault writes a truncated data file plus its
 later.
 
 Ground truth (``/_sim/truth``): one item per distinct row of each delivered
-file, ``updatedAt`` = the file's delivered_at.  Parties come from the shared
-party pool; 诉前委派编号 from the shared ``referrals`` helper (the mediation
-source has a 诉前委派 case for each).
+file, ``updatedAt`` = the file's delivered_at.  Parties come from the world's
+population (which holds the shared party pool).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from pathlib import Path
 from typing import Any, Sequence
 from xml.sax.saxutils import escape as xml_escape
 
+from .population import World, world
 from .framework import (
     COURT_CODE,
     CST,
@@ -50,8 +57,6 @@ from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
-    CURRENT_TOWN_CODES,
-    SPLIT_DAY,
     pick_town,
     TOWNS,
     DailyCollection,
@@ -69,7 +74,6 @@ from .framework import (
     finish_record,
     later,
     party_pool,
-    referrals,
     rng_for,
     to_iso,
     town_value,
@@ -80,7 +84,8 @@ log = logging.getLogger("yhlaw_dev.sim.courts")
 NEEDS_CLIENT_SECRET = False
 
 CASE_HEADERS = ("案号", "案件类型", "案由", "审判程序", "立案日期", "立案方式", "庭审方式", "电子卷宗随案生成",
-                "电子督促程序", "结案日期", "结案方式", "当事人类型", "当事人名称", "证件号码", "住所地", "诉前委派编号")
+                "电子督促程序", "结案日期", "结案方式", "当事人类型", "当事人名称", "证件号码", "住所地", "诉前委派编号",
+                "执行依据案号", "原案号", "调解案件编号", "当事人")
 DISHONEST_HEADERS = ("失信编号", "执行案号", "被执行人类型", "被执行人名称", "证件号码", "住所地", "纳入日期", "移除日期")
 
 CASE_MAX_LAG = 90       # a case's versions span at most 90 days
@@ -105,6 +110,12 @@ CAUSES = {
     "刑事": ("危险驾驶罪", "盗窃罪", "诈骗罪", "帮助信息网络犯罪活动罪", "开设赌场罪", "故意伤害罪"),
 }
 P_PERSON = {"民事": 0.85, "商事": 0.35, "执行": 0.6, "行政": 0.6, "刑事": 1.0}
+#: The court's own cases (民初, 民特, 执 and 破申 are the world's): 刑初, 行初, 民终 and 民督, with
+#: their share of the court's volume (7, 3, 3.5, 2 of 100).
+LOCAL_KINDS = Weighted((("刑事", "一审"), ("行政", "一审"), ("民事", "二审"), ("商事", "二审"), ("民事", "督促")),
+                       (7, 3, 2.5, 1, 2))
+WORLD_PROCEDURE = {"民初": "一审", "民特": "特别程序", "执": "执行", "破申": "破产审查"}
+ROLE_TYPES = {"person": "自然人", "org": "法人"}
 TYPE_CHAR = {"民事": "民", "商事": "民", "行政": "行", "刑事": "刑"}
 FILING = Weighted(("窗口立案", "网上立案", "跨域立案", "移动微法院"), (35, 40, 5, 20))
 HEARING = Weighted(("现场", "远程视频", "在线异步"), (70, 22, 8))
@@ -163,7 +174,8 @@ def _town_dirt(payload: dict, field: str, plan: DirtPlan) -> list[str]:
 
 @dataclass(frozen=True)
 class CaseHead:
-    """A case's clean identity (what other records may refer to)."""
+    """A case's clean identity (what other records may refer to), and for the world's cases
+    how they end (``fate``: None = this simulator draws it; () = still open; (day, manner))."""
 
     case_no: str
     case_type: str
@@ -172,28 +184,32 @@ class CaseHead:
     party: dict
     town: str
     referral: str
+    parties: tuple = ()          # (role, identity)
+    links: tuple = ()            # (header, key as the clerk typed it)
+    fate: tuple | None = None
 
 
 class CaseGenerator:
     """Court cases filed on a given day, each with up to three versions."""
 
-    def __init__(self, seed: int, per_day: int, dirt: DirtProfile, start: date, end: date) -> None:
+    def __init__(self, seed: int, per_day: int, dirt: DirtProfile, start: date, end: date,
+                 world: World | None = None) -> None:
         self.seed, self.per_day, self.dirt, self.start, self.end = seed, per_day, dirt, start, end
         self.pool = party_pool(seed)
+        self.world = world or World(seed)
         self._offsets: dict[int, list[int]] = {}
         self._heads: dict[date, list[CaseHead]] = {}
         self._lock = threading.Lock()
 
     def count(self, d: date) -> int:
-        """Cases filed on ``d``.  Days before the start date count too: their
-        cases are never exported, but later 失信 listings refer to them and
-        the year's 案号 sequence runs on from them."""
+        """The court's own cases filed on ``d`` (the rest of its volume is the world's)."""
         if d > self.end:
             return 0
-        return daily_count(rng_for(self.seed, "court-case-count", d), d, self.per_day)
+        own = daily_count(rng_for(self.seed, "court-case-count", d), d, self.per_day)
+        return max(0, own - len(self.world.records_on("courts", d)))
 
     def _offset(self, d: date) -> int:
-        """Cases filed earlier in ``d``'s year (the 案号 sequence runs per year)."""
+        """The court's own cases filed earlier in ``d``'s year (their 案号 sequence runs per year)."""
         with self._lock:
             offsets = self._offsets.get(d.year)
         if offsets is None:
@@ -211,29 +227,35 @@ class CaseGenerator:
             cached = self._heads.get(d)
         if cached is not None:
             return cached
+        heads = [self._world_head(step) for step in self.world.records_on("courts", d)]
         first = self._offset(d) + 1 if self.count(d) else 0
-        pending = list(referrals(self.seed, d))  # the day's 诉前委派 go to its first 民/商 一审 cases
-        heads = []
         for i in range(self.count(d)):
             rng = rng_for(self.seed, "court-case", d, i)
-            case_type = CASE_TYPES.pick(rng)
-            procedure = "执行" if case_type == "执行" else ("二审" if rng.random() < 0.05 else "一审")
+            case_type, procedure = LOCAL_KINDS.pick(rng)
             cause = rng.choice(CAUSES[case_type])
-            party, town, referral = self.pool.pick(rng, P_PERSON[case_type]), pick_town(rng, d).code, ""
-            if case_type in ("民事", "商事") and procedure == "一审" and pending:
-                r = pending.pop(0)
-                case_type, cause, party, town, referral = r.case_type, r.cause, dict(r.applicant), r.town, r.number
-            seq = first + i
-            if procedure == "执行":
-                case_no = f"({d.year}){COURT_CODE}执{seq}号"
-            elif procedure == "二审":
-                case_no = f"({d.year})浙01{TYPE_CHAR[case_type]}终{seq}号"
-            else:
-                case_no = f"({d.year}){COURT_CODE}{TYPE_CHAR[case_type]}初{seq}号"
-            heads.append(CaseHead(case_no, case_type, procedure, cause, party, town, referral))
+            party, town = self.pool.pick(rng, P_PERSON[case_type]), pick_town(rng, d).code
+            word = {"一审": "初", "二审": "终", "督促": "督"}[procedure]
+            court = "浙01" if procedure == "二审" else COURT_CODE
+            role = {"二审": "上诉人", "督促": "申请人"}.get(procedure, "被告人" if case_type == "刑事" else "原告")
+            heads.append(CaseHead(f"({d.year}){court}{TYPE_CHAR[case_type]}{word}{first + i}号", case_type,
+                                  procedure, cause, party, town, "", ((role, party),)))
         with self._lock:
             self._heads[d] = heads
         return heads
+
+    def _world_head(self, step) -> CaseHead:
+        dispute = self.world.dispute(step.dispute)
+        cause = dispute.cause
+        case_type = {"民初": cause.case_type, "民特": "民事", "执": "执行", "破申": "商事"}[step.kind]
+        reason = {"民特": "申请司法确认调解协议", "破申": "破产清算"}.get(step.kind, cause.court)
+        parties = tuple(self.world.parties(step))
+        typed = {name: served if self.dirt.probabilities else clean
+                 for name, (clean, served) in self.world.links(step).items()}
+        links = tuple((h, typed[n] or "") for h, n in (("诉前委派编号", "诉前调案号"), ("执行依据案号", "执行依据案号"),
+                                                ("原案号", "原案号"), ("调解案件编号", "调解案件编号")) if n in typed)
+        fate = () if step.end is None else (step.end, step.outcome)
+        return CaseHead(self.world.key(step), case_type, WORLD_PROCEDURE[step.kind], reason, parties[0][1],
+                        dispute.town, dict(links).get("诉前委派编号") or "", parties, links, fate)
 
     def __call__(self, d: date) -> list[VersionedRecord]:
         drng = rng_for(self.seed, "court-case-dirt", d)
@@ -241,18 +263,18 @@ class CaseGenerator:
 
     def record(self, d: date, i: int, head: CaseHead, drng) -> VersionedRecord:
         rng = rng_for(self.seed, "court-case-life", d, i)
-        civil = head.case_type in ("民事", "商事")
-        supervised = civil and head.procedure == "一审" and not head.referral and rng.random() < 0.03
-        # A 支付令 application is a 督促 case of its own (民督), electronic when applied for online.
-        case_no, procedure = (head.case_no.replace("初", "督"), "督促") if supervised else (head.case_no, head.procedure)
+        case_no, procedure = head.case_no, head.procedure
+        supervised = procedure == "督促"
         base = {
             "案号": case_no, "案件类型": head.case_type, "案由": head.cause, "审判程序": procedure,
             "立案日期": d.isoformat(), "立案方式": FILING.pick(rng), "庭审方式": "",
             "电子卷宗随案生成": "是" if rng.random() < 0.92 else "否", "电子督促程序": "否",
             "结案日期": "", "结案方式": "", "当事人类型": "自然人" if head.party["type"] == "person" else "法人",
             "当事人名称": head.party["name"], "证件号码": head.party["idNo"], "住所地": head.town,
-            "诉前委派编号": head.referral,
+            "诉前委派编号": "", "执行依据案号": "", "原案号": "", "调解案件编号": "", **dict(head.links),
+            "当事人": _parties_cell(head.parties),
         }
+        # A 支付令 application is a 督促 case of its own (民督), electronic when applied for online.
         base["电子督促程序"] = "是" if supervised and base["立案方式"] != "窗口立案" else "否"
         states: list[tuple[datetime, dict]] = [(at_work(d, rng, 8.5, 17.5), dict(base))]
 
@@ -268,15 +290,11 @@ class CaseGenerator:
             day = min(day, d + timedelta(days=CASE_MAX_LAG))
             step(day, 结案日期=day.isoformat(), 结案方式=how or CLOSING[head.case_type].pick(rng))
 
-        fate = rng.random()
-        if head.procedure == "执行":
-            if fate < 0.8:
-                close(d + timedelta(days=rng.randint(20, CASE_MAX_LAG)))
+        if head.fate is not None:
+            self._world_life(d, head, rng, step, close)
         elif supervised:  # 支付令: no hearing
-            if fate < 0.9:
+            if rng.random() < 0.9:
                 close(d + timedelta(days=rng.randint(15, 40)), "裁定")
-        elif civil and fate < 0.10:
-            close(d + timedelta(days=rng.randint(3, 30)), "撤诉")
         else:
             hearing = d + timedelta(days=rng.randint(10, 50))
             step(hearing, 庭审方式=HEARING.pick(rng))
@@ -289,6 +307,25 @@ class CaseGenerator:
         keyless = plan.has("missing_required") and plan.variant == "key"
         truth_key = f"<null>#{case_no}" if keyless else case_no
         return finish_record(truth_key, states, plan, _case_dirt, None, d, CASE_MAX_LAG)
+
+
+    @staticmethod
+    def _world_life(d: date, head: CaseHead, rng, step, close) -> None:
+        """Hearing and closing as the world decided (a 民初 judged or mediated is heard first)."""
+        if not head.fate:  # still open: a 民初 may have been heard
+            if head.procedure == "一审" and rng.random() < 0.6:
+                step(d + timedelta(days=rng.randint(10, 50)), 庭审方式=HEARING.pick(rng))
+            return
+        end, manner = head.fate
+        if head.procedure == "一审" and manner in ("判决", "调解", "驳回") and (end - d).days >= 2:
+            step(d + timedelta(days=rng.randint(1, (end - d).days - 1)), 庭审方式=HEARING.pick(rng))
+        close(end, manner)
+
+
+def _parties_cell(parties: tuple) -> str:
+    """All parties with their roles, as the court's export writes them (JSON, Chinese keys)."""
+    return json.dumps([{"诉讼地位": role, "类型": ROLE_TYPES[p["type"]], "名称": p["name"], "证件号码": p["idNo"],
+                        "联系电话": p["phone"]} for role, p in parties], ensure_ascii=False, separators=(",", ":"))
 
 
 def _case_dirt(payload: dict, plan: DirtPlan) -> list[str]:
@@ -311,31 +348,25 @@ def _case_dirt(payload: dict, plan: DirtPlan) -> list[str]:
 
 
 class DishonestGenerator:
-    """失信 listings made on a given day (of 执行 cases filed 30-80 days
-    earlier, the 被执行人 being the case's party); ~35% removed later."""
+    """失信 listings made on a given day: the world's (the 被执行人 of an 执 case of 15-80 days
+    before, whose 执行案号 the listing carries); ~35% removed later."""
 
     def __init__(self, seed: int, dirt: DirtProfile, cases: CaseGenerator, start: date, end: date) -> None:
         self.seed, self.dirt, self.cases, self.start, self.end = seed, dirt, cases, start, end
 
     def __call__(self, d: date) -> list[VersionedRecord]:
         rng, drng = rng_for(self.seed, "dishonest", d), rng_for(self.seed, "dishonest-dirt", d)
-        n = rng.randint(2, 5) if d.weekday() < 5 else rng.randint(0, 2)
+        world = self.cases.world
         records = []
-        for _ in range(n):
-            source_day = d - timedelta(days=rng.randint(30, 80))
-            pick, removed, lag = rng.random(), rng.random() < 0.35, rng.randint(20, DISHONEST_MAX_LAG)
+        for step in world.records_on("dishonest", d):
+            removed, lag = rng.random() < 0.35, rng.randint(20, DISHONEST_MAX_LAG)
             listed_at, removed_at = at_work(d, rng, 9, 17), at_work(d + timedelta(days=lag), rng, 9, 17)
-            # After the split a case of a 镇街 that left is 临平区's to list.
-            execs = [h for h in self.cases.heads(source_day) if h.procedure == "执行"
-                     and (d < SPLIT_DAY or h.town in CURRENT_TOWN_CODES)]
-            if not execs:
-                continue
-            head = execs[int(pick * len(execs))]
-            number = f"SX330110{d:%Y%m%d}{len(records) + 1:04d}"
-            base = {"失信编号": number, "执行案号": head.case_no,
-                    "被执行人类型": "自然人" if head.party["type"] == "person" else "法人",
-                    "被执行人名称": head.party["name"], "证件号码": head.party["idNo"], "住所地": head.town,
-                    "纳入日期": d.isoformat(), "移除日期": ""}
+            (_, debtor), = world.parties(step)
+            number = world.key(step)
+            base = {"失信编号": number, "执行案号": world.key(world.step(step, dict(step.links)["执行案号"])),
+                    "被执行人类型": "自然人" if debtor["type"] == "person" else "法人",
+                    "被执行人名称": debtor["name"], "证件号码": debtor["idNo"],
+                    "住所地": world.dispute(step.dispute).town, "纳入日期": d.isoformat(), "移除日期": ""}
             states = [(listed_at, dict(base))]
             if removed:
                 states.append((removed_at, {**base, "移除日期": removed_at.date().isoformat()}))
@@ -436,7 +467,8 @@ class CourtExports:
     def __init__(self, settings: Any) -> None:
         self.seed, self.start, self.end = settings.seed, settings.start_date, settings.end_date
         self.dirt = DirtProfile.parse(settings.dirt, DIRT_DEFAULTS)
-        self.cases = CaseGenerator(self.seed, settings.court_cases_per_day, self.dirt, self.start, self.end)
+        self.cases = CaseGenerator(self.seed, settings.court_cases_per_day, self.dirt, self.start, self.end,
+                                   world(self.seed))
         self.case_records = DailyCollection("court_cases", self.cases, self.start, self.end, CASE_MAX_LAG)
         self.dishonest = DishonestGenerator(self.seed, self.dirt, self.cases, self.start, self.end)
         self.dishonest_records = DailyCollection("court_dishonest", self.dishonest, self.start, self.end,
@@ -640,7 +672,7 @@ def _world_fingerprint(settings: Any) -> str:
     """What the delivered files depend on: the world's settings and this simulator's code."""
     here = Path(__file__).parent
     parts = [repr((settings.seed, settings.dirt, settings.start_date, settings.end_date, settings.court_cases_per_day))]
-    parts += [(here / name).read_text("utf-8") for name in ("courts.py", "framework.py")]
+    parts += [(here / name).read_text("utf-8") for name in ("courts.py", "framework.py", "population.py")]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -12,10 +12,14 @@ the clock moves forward (optionally spread over ``gradual_seconds`` in small
 committed steps from a background thread), by a rebuild when it moves back.
 
 A case is accepted (受理, slrq), closed 1-30 days later (jarq, tjjg, xyje,
-sfsfqr) and sometimes corrected later.  诉前委派 cases come from the shared
-``referrals`` helper (wpbh = the court's referral number), so every referral
-in the courts source's exports has a mediation case here.  Parties come from
-the shared party pool.  No ``duplicate`` dirt: a primary key cannot hold one.
+sfsfqr) and sometimes corrected later.  Each day's first cases are the world's
+(``population.World``): 信访转办 cases carry the petition's number (xfjbh), 诉前委派
+cases the court's 民诉前调 number (wpbh), as the committee typed them (sometimes
+not at all, sometimes wrongly); when and how they end is the world's, so a failed
+诉前委派 is followed by the court's 民初 and a 司法确认 (sfsfqr) by its 民特.  The
+rest of the day's volume are the committees' own cases (当事人申请/主动排查) between
+parties of the shared pool.  Every party is in ``tj_dsr`` with its role (dsrdw:
+申请人/被申请人).  No ``duplicate`` dirt: a primary key cannot hold one.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 from psycopg2.extras import execute_values
 
+from .population import World, world
 from .framework import (
     CST,
     SHARED_DIRT_DEFAULTS,
@@ -55,7 +60,6 @@ from .framework import (
     draw_plan,
     finish_record,
     party_pool,
-    referrals,
     rng_for,
     town_value,
 )
@@ -68,19 +72,21 @@ MAX_LAG_DAYS = 75  # closed within 30 days, corrected up to 40 days after that
 SCHEMA = """
 CREATE TABLE tj_ajxx (ajbh varchar(40) PRIMARY KEY, tjwyh_lx varchar(20), tjwyh_mc varchar(100),
     jflx varchar(20), ajly varchar(20), sfjfm char(1), xzqh varchar(40), slrq date, jarq date,
-    tjjg varchar(10), xyje numeric(14,2), sfsfqr char(1), wpbh varchar(60), gxsj timestamp NOT NULL);
-CREATE TABLE tj_dsr (ajbh varchar(40) NOT NULL, xh int NOT NULL, dsrlx varchar(10), xm varchar(100),
-    zjhm varchar(30), lxdh varchar(20), PRIMARY KEY (ajbh, xh));
+    tjjg varchar(10), xyje numeric(14,2), sfsfqr char(1), wpbh varchar(60), xfjbh varchar(40),
+    gxsj timestamp NOT NULL);
+CREATE TABLE tj_dsr (ajbh varchar(40) NOT NULL, xh int NOT NULL, dsrdw varchar(10), dsrlx varchar(10),
+    xm varchar(100), zjhm varchar(30), lxdh varchar(20), PRIMARY KEY (ajbh, xh));
 CREATE INDEX tj_ajxx_gxsj_idx ON tj_ajxx (gxsj);
 """
 CASE_COLUMNS = ("ajbh", "tjwyh_lx", "tjwyh_mc", "jflx", "ajly", "sfjfm", "xzqh", "slrq", "jarq", "tjjg", "xyje",
-                "sfsfqr", "wpbh", "gxsj")
+                "sfsfqr", "wpbh", "xfjbh", "gxsj")
 
 DISPUTES = Weighted(("婚姻家庭", "邻里", "房屋宅基地", "损害赔偿", "合同", "劳动争议", "交通事故", "医患", "物业",
                      "征地拆迁", "其他"), (14, 18, 8, 10, 12, 9, 10, 3, 7, 3, 6))
 MONEY_DISPUTES = {"损害赔偿": 8000, "合同": 20000, "劳动争议": 12000, "交通事故": 15000, "医患": 30000,
                   "物业": 3000, "房屋宅基地": 10000, "征地拆迁": 50000, "婚姻家庭": 20000}
-SOURCES_PICK = Weighted(("当事人申请", "信访转办", "主动排查"), (60, 10, 30))
+#: the committees' own cases (信访转办 and 诉前委派 ones are the world's: they carry a number)
+SOURCES_PICK = Weighted(("当事人申请", "主动排查"), (60, 30))
 COMMITTEE_TYPES = Weighted(("村居", "镇街", "行业性专业性"), (50, 35, 15))
 #: 纠纷类型 -> the 行业性专业性 committee that takes it
 TRADE_COMMITTEES = {"交通事故": "余杭区交通事故纠纷人民调解委员会", "医患": "余杭区医疗纠纷人民调解委员会",
@@ -88,7 +94,7 @@ TRADE_COMMITTEES = {"交通事故": "余杭区交通事故纠纷人民调解委�
                     "合同": "余杭区商事纠纷人民调解委员会", "婚姻家庭": "余杭区婚姻家庭纠纷人民调解委员会"}
 VILLAGES = ("红旗", "新港", "永安", "东塘", "前山", "长乐", "双桥", "安溪", "石濑", "南山", "杜城", "凤凰", "荆山",
             "联胜", "港东", "西溪")
-P_SUCCESS, P_SUCCESS_REFERRAL = 0.93, 0.6
+P_SUCCESS = 0.93
 P_OPEN = 0.02
 
 DIRT_DEFAULTS = {k: p for k, p in SHARED_DIRT_DEFAULTS.items() if k != "duplicate"} | {"negative_amount": 0.01}
@@ -109,28 +115,27 @@ def validate_settings(settings: Any) -> None:
         raise ValueError("volume too high for the 5-digit ajbh numbering")
 
 
-def _party(p: dict) -> dict:
-    return {"dsrlx": "自然人" if p["type"] == "person" else "法人", "xm": p["name"], "zjhm": p["idNo"],
-            "lxdh": p["phone"]}
+def _party(role: str, p: dict) -> dict:
+    return {"dsrdw": role, "dsrlx": "自然人" if p["type"] == "person" else "法人", "xm": p["name"],
+            "zjhm": p["idNo"], "lxdh": p["phone"]}
 
 
 class MediationGenerator:
-    """调解案件 accepted on a given day: the day's own cases plus the court's
-    诉前委派 that the committees accept that day."""
+    """调解案件 accepted on a given day: the world's (信访转办, 诉前委派 and the disputes that
+    reach the court later), then the committees' own."""
 
     def __init__(self, seed: int, per_day: int, dirt: DirtProfile, parties: PartyPool, start: date,
-                 end: date) -> None:
+                 end: date, world: World | None = None) -> None:
         self.seed, self.per_day, self.dirt, self.parties = seed, per_day, dirt, parties
         self.start, self.end = start, end
+        self.world = world or World(seed)
 
     def __call__(self, d: date) -> list[VersionedRecord]:
         rng, drng = rng_for(self.seed, "mediation", d), rng_for(self.seed, "mediation-dirt", d)
+        steps = self.world.records_on("mediation", d)
+        out = [self.world_record(d, i, step, rng, drng) for i, step in enumerate(steps)]
         n = daily_count(rng_for(self.seed, "mediation-count", d), d, self.per_day)
-        # a referral is accepted accept_lag days after the court's filing (by the end date at the latest)
-        incoming = [r for back in (2, 1, 0) for r in referrals(self.seed, d - timedelta(days=back))
-                    if r.day >= self.start and min(r.day + timedelta(days=r.accept_lag), self.end) == d]
-        out = []
-        for i in range(n):
+        for i in range(len(steps), max(n, len(steps))):
             dispute = DISPUTES.pick(rng)
             kind = COMMITTEE_TYPES.pick(rng)
             if kind == "行业性专业性" and dispute not in TRADE_COMMITTEES:
@@ -138,15 +143,26 @@ class MediationGenerator:
             town = pick_town(rng, d)
             a = self.parties.pick(rng, 0.92)
             b = self.parties.pick(rng, 0.35 if dispute in ("合同", "物业", "劳动争议", "医患") else 0.9)
-            out.append(self.record(d, i, rng, drng, dispute, kind, town.code, SOURCES_PICK.pick(rng), "", a, b))
-        for j, ref in enumerate(incoming):
-            kind = "行业性专业性" if ref.dispute_type in TRADE_COMMITTEES and rng.random() < 0.5 else "镇街"
-            out.append(self.record(d, n + j, rng, drng, ref.dispute_type, kind, ref.town, "诉前委派", ref.number,
-                                   dict(ref.applicant), dict(ref.respondent)))
+            out.append(self.record(d, i, rng, drng, dispute, kind, town.code, SOURCES_PICK.pick(rng), {},
+                                   [("申请人", a), ("被申请人", b)], None))
         return out
 
+    def world_record(self, d: date, i: int, step: Any, rng: random.Random, drng: random.Random) -> VersionedRecord:
+        dispute = self.world.dispute(step.dispute)
+        jflx = dispute.cause.mediation
+        kind = "行业性专业性" if jflx in TRADE_COMMITTEES and rng.random() < 0.5 else "镇街"
+        # as the committee typed the numbers (clean when the world runs without dirt)
+        links = {name: served if self.dirt.probabilities else clean
+                 for name, (clean, served) in self.world.links(step).items()}
+        confirmed = any(s.kind == "民特" and ("调解案件编号", step.n) in s.links for s in dispute.steps)
+        fate = None if step.end is None else (step.end, step.outcome == "成功", confirmed)
+        return self.record(d, i, rng, drng, jflx, kind, dispute.town, step.source, links,
+                           self.world.parties(step), fate or "open")
+
     def record(self, d: date, i: int, rng: random.Random, drng: random.Random, dispute: str, kind: str,
-               town: str, origin: str, referral: str, a: dict, b: dict) -> VersionedRecord:
+               town: str, origin: str, links: dict, parties: list, fate: Any) -> VersionedRecord:
+        """``fate``: None (the committee's own case: drawn here), "open", or (closed on, success,
+        confirmed) as the world decided."""
         ajbh = f"YHTJ{d:%Y%m%d}{i:05d}"
         town_name = town_by_code(town).name
         name = {"村居": f"{rng.choice(VILLAGES)}{'社区' if town_name.endswith('街道') and rng.random() < 0.5 else '村'}"
@@ -154,22 +170,23 @@ class MediationGenerator:
                 "镇街": f"{town_name}人民调解委员会"}.get(kind) or TRADE_COMMITTEES[dispute]
         base = {"ajbh": ajbh, "tjwyh_lx": kind, "tjwyh_mc": name, "jflx": dispute, "ajly": origin,
                 "sfjfm": "Y" if rng.random() < 0.3 else "N", "xzqh": town, "slrq": d.isoformat(), "jarq": None,
-                "tjjg": None, "xyje": None, "sfsfqr": None, "wpbh": referral or None,
-                "parties": [_party(a), _party(b)]}
+                "tjjg": None, "xyje": None, "sfsfqr": None, "wpbh": links.get("诉前调案号"),
+                "xfjbh": links.get("信访件编号"), "parties": [_party(role, p) for role, p in parties]}
         accepted = at_work(d, rng)
         states = [(accepted, base)]
-        if rng.random() >= P_OPEN:
-            closed_day = d + timedelta(days=rng.randint(1, 30))
-            success = rng.random() < (P_SUCCESS_REFERRAL if referral else P_SUCCESS)
+        if fate is None and rng.random() >= P_OPEN:
+            success = rng.random() < P_SUCCESS
+            fate = (d + timedelta(days=rng.randint(1, 30)), success, success and rng.random() < 0.15)
+        if isinstance(fate, tuple):
+            closed_day, success, confirmed = fate
             amount = None
             if success and dispute in MONEY_DISPUTES and rng.random() < 0.7:
                 amount = Decimal(round(MONEY_DISPUTES[dispute] * math.exp(rng.gauss(0, 0.8)), -1)).quantize(
                     Decimal("0.01"))
-            confirmed = "Y" if success and rng.random() < 0.15 else "N"
             states.append((at_work(closed_day, rng), {**base, "jarq": closed_day.isoformat(),
                                                        "tjjg": "成功" if success else "不成功",
                                                        "xyje": str(amount) if amount is not None else None,
-                                                       "sfsfqr": confirmed}))
+                                                       "sfsfqr": "Y" if confirmed else "N"}))
         plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS, day=d)
         last = states[-1][1]
         if plan.has("impossible_date") and plan.variant == "close_before_accept" and last["jarq"] is None:
@@ -370,7 +387,7 @@ class MediationDatabase(SourceSystem):
             p = hit.version.payload
             gxsj = hit.version.updated_at.astimezone(CST).replace(tzinfo=None)
             cases.append(tuple(p[c] for c in CASE_COLUMNS[:-1]) + (gxsj,))
-            parties.extend((p["ajbh"], xh, q["dsrlx"], q["xm"], q["zjhm"], q["lxdh"])
+            parties.extend((p["ajbh"], xh, q["dsrdw"], q["dsrlx"], q["xm"], q["zjhm"], q["lxdh"])
                            for xh, q in enumerate(p["parties"], start=1))
         if not cases and not truncate:
             return
@@ -383,7 +400,7 @@ class MediationDatabase(SourceSystem):
                 execute_values(cur, f"INSERT INTO tj_ajxx ({', '.join(CASE_COLUMNS)}) VALUES %s "
                                     f"ON CONFLICT (ajbh) DO UPDATE SET {updates}", batch, page_size=1000)
                 cur.execute("DELETE FROM tj_dsr WHERE ajbh = ANY(%s)", ([c[0] for c in batch],))
-            execute_values(cur, "INSERT INTO tj_dsr (ajbh, xh, dsrlx, xm, zjhm, lxdh) VALUES %s", parties,
+            execute_values(cur, "INSERT INTO tj_dsr (ajbh, xh, dsrdw, dsrlx, xm, zjhm, lxdh) VALUES %s", parties,
                            page_size=1000)
 
 
@@ -391,7 +408,7 @@ def build_source(settings: Any) -> SimSource:
     """Build the mediation source (a database) from a settings object (see server.SimulatorConfig)."""
     dirt = DirtProfile.parse(settings.dirt, DIRT_DEFAULTS)
     generator = MediationGenerator(settings.seed, settings.mediations_per_day, dirt, party_pool(settings.seed),
-                                   settings.start_date, settings.end_date)
+                                   settings.start_date, settings.end_date, world(settings.seed))
     collection = DailyCollection("cases", generator, start=settings.start_date, end=settings.end_date,
                                  max_lag_days=MAX_LAG_DAYS)
     return SimSource("mediation", {"cases": collection}, api="none", path_prefix="",

@@ -4,11 +4,15 @@ One entity, ``petitions`` (信访件), served by the ``signed_cursor`` API
 style (API key + request signature, cursor pages, per-minute rate limit).
 A petition lives through up to four versions -- registered (登记), accepted
 (受理, with 转办/交办), concluded (答复/办结) and evaluated (评价) -- plus an
-optional late correction.  About 15% are repeat petitions (重复信访) by
-someone who petitioned earlier in the simulated span, about the same matter.
+optional late correction.
 
-Petitioners come from the framework's shared party pool, so the same person
-shows up here and in the other sources for the same seed.  Clean data comes
+Each day's first petitions are the world's (``population.World``): petitions about
+a dispute between parties, some handed on to a mediation committee (信访转办, which
+carries the petition number), and their repeats (重复信访, about 15% of all) by the
+same petitioner.  The rest of the day's volume are the system's own one-off
+petitions by people of the shared party pool.  Every petition lists all its
+parties with roles (``parties``: 信访人, and 被反映人 when the world knows one);
+``petitioner`` stays the first of them.  Clean data comes
 from seeded RNGs per day (and per record for who/what), dirt from another,
 so ``SIM_DIRT=none`` gives the same records minus the dirt.
 """
@@ -19,12 +23,11 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .population import World, world
 from .framework import (
     SHARED_DIRT_DEFAULTS,
     TOWN_DIRT,
     TOWN_NAME_VARIANTS,
-    CURRENT_TOWN_CODES,
-    SPLIT_DAY,
     pick_town,
     TOWNS,
     DailyCollection,
@@ -71,7 +74,6 @@ CATEGORIES = {
 CATEGORY_PICK = Weighted(tuple(CATEGORIES), (22, 25, 10, 8, 10, 7, 6, 12))
 SATISFACTION = Weighted(("满意", "基本满意", "不满意", "未评价"), (68, 15, 7, 10))
 
-P_REPEAT = 0.15
 P_BACKLOG = 0.05
 P_NEVER_ACCEPTED = 0.02
 
@@ -85,41 +87,30 @@ VARIANTS = {
 
 
 class PetitionGenerator:
-    """Generates 信访件 records registered on a given day."""
+    """Generates 信访件 records registered on a given day: the world's, then the system's own."""
 
     def __init__(self, seed: int, per_day: int, dirt: DirtProfile, parties: PartyPool,
-                 start: date, end: date) -> None:
+                 start: date, end: date, world: World | None = None) -> None:
         self.seed, self.per_day, self.dirt, self.parties = seed, per_day, dirt, parties
         self.start, self.end = start, end
-        self._origins: dict[tuple[date, int], tuple[dict, str, str, bool]] = {}
+        self.world = world or World(seed)
 
-    # -- who and what (independent of the rest, so repeats can look back) --
     def count(self, d: date) -> int:
         if not self.start <= d <= self.end:
             return 0
-        return daily_count(rng_for(self.seed, "petition-count", d), d, self.per_day)
+        own = daily_count(rng_for(self.seed, "petition-count", d), d, self.per_day)
+        return max(own, len(self.world.records_on("petitions", d)))
 
-    def origin(self, d: date, i: int) -> tuple[dict, str, str, bool]:
-        """(petitioner, category, townCode, is_repeat) of petition ``i`` of day ``d``.
-
-        A repeat takes petitioner, category and town from a petition 7-90
-        days earlier (itself possibly a repeat); none before the start date."""
-        cached = self._origins.get((d, i))
-        if cached is not None:
-            return cached
+    def origin(self, d: date, i: int) -> tuple[list[tuple[str, dict]], str, str, bool]:
+        """(parties with roles, category, townCode, is_repeat) of petition ``i`` of day ``d``:
+        the world's dispute, or a one-off petition of the system's own."""
+        steps = self.world.records_on("petitions", d)
+        if i < len(steps):
+            step = steps[i]
+            dispute = self.world.dispute(step.dispute)
+            return self.world.parties(step), dispute.cause.petition, dispute.town, step.kind == "重复信访"
         rng = rng_for(self.seed, "petition-origin", d, i)
-        repeat, lookback, pick = rng.random() < P_REPEAT, rng.randint(7, 90), rng.random()
-        result = (self.parties.pick(rng, p_person=1.0), CATEGORY_PICK.pick(rng), pick_town(rng, d).code, False)
-        if repeat:
-            earlier = d - timedelta(days=lookback)
-            n = self.count(earlier)
-            if n:
-                party, category, town, _ = self.origin(earlier, int(pick * n))
-                # After the split a petition about a 镇街 that left goes to 临平区, not here.
-                if d < SPLIT_DAY or town in CURRENT_TOWN_CODES:
-                    result = (party, category, town, True)
-        self._origins[(d, i)] = result
-        return result
+        return [("信访人", self.parties.pick(rng, p_person=1.0))], CATEGORY_PICK.pick(rng), pick_town(rng, d).code, False
 
     # -- records -----------------------------------------------------------
     def __call__(self, d: date) -> list[VersionedRecord]:
@@ -128,13 +119,13 @@ class PetitionGenerator:
 
     def record(self, d: date, i: int, rng: random.Random, drng: random.Random) -> VersionedRecord:
         petition_no = f"YHXF{d:%Y%m%d}{i:05d}"
-        party, category, town, repeat = self.origin(d, i)
+        parties, category, town, repeat = self.origin(d, i)
         base = {
             "petitionNo": petition_no, "form": FORMS.pick(rng), "kind": "重复" if repeat else "初信初访",
             "agentHandled": rng.random() < 0.25, "townCode": town, "category": category,
         }
         backlog = rng.random() < P_BACKLOG
-        states = self._lifecycle(rng, d, base, backlog, party)
+        states = self._lifecycle(rng, d, base, backlog, parties)
 
         plan = draw_plan(self.dirt, drng, list(DIRT_DEFAULTS), VARIANTS, day=d)
         last = states[-1][1]
@@ -148,7 +139,7 @@ class PetitionGenerator:
         return finish_record(truth_key, states, plan, self._apply_dirt, correction, d, MAX_LAG_DAYS)
 
     def _lifecycle(self, rng: random.Random, d: date, base: dict, backlog: bool,
-                   party: dict) -> list[tuple[datetime, dict]]:
+                   parties: list[tuple[str, dict]]) -> list[tuple[datetime, dict]]:
         """Up to four versions: registered, accepted, concluded, evaluated."""
         online = base["form"] in ("网上信访", "电话")
         registered = at_work(d, rng, 0.5 if online else 8.5, 23.5 if online else 17.5)
@@ -170,7 +161,8 @@ class PetitionGenerator:
                 "concludedAt": iso[concluded] if concluded else None,
                 "acceptedInTime": (accepted - registered <= ACCEPT_LIMIT) if accepted else None,
                 "concludedInTime": (concluded - accepted <= CONCLUDE_LIMIT) if concluded else None,
-                "satisfaction": fields["satisfaction"], "isBacklog": backlog, "petitioner": dict(party),
+                "satisfaction": fields["satisfaction"], "isBacklog": backlog, "petitioner": dict(parties[0][1]),
+                "parties": [{"role": role, **p} for role, p in parties],
                 "operationLog": [{"op": op, "time": text, "unit": unit} for op, _, unit, text in log],
             }
             return updated, payload
@@ -217,7 +209,7 @@ class PetitionGenerator:
         if not any(plan.has(k) for k in TOWN_DIRT):
             options.append("townCode")
         field = rng.choice(options)
-        payload = {**last, "petitioner": dict(last["petitioner"]),
+        payload = {**last, "petitioner": dict(last["petitioner"]), "parties": [dict(p) for p in last["parties"]],
                    "operationLog": [dict(e) for e in last["operationLog"]]}
         if field == "category":
             payload["category"] = rng.choice([c for c in CATEGORIES if c != last["category"]])
@@ -233,6 +225,7 @@ class PetitionGenerator:
         """Mutate one version's payload; return the dirt kinds it now has."""
         payload["operationLog"] = [dict(e) for e in payload["operationLog"]]
         payload["petitioner"] = dict(payload["petitioner"])
+        payload["parties"] = [dict(p) for p in payload["parties"]]
         if plan.has("missing_required") and plan.variant == "key":
             payload["petitionNo"] = None
             return ["missing_required"]
@@ -266,7 +259,7 @@ def build_source(settings: Any) -> SimSource:
         raise ValueError("volume too high for the 5-digit petition numbering")
     dirt = DirtProfile.parse(settings.dirt, DIRT_DEFAULTS)
     generator = PetitionGenerator(settings.seed, settings.petitions_per_day, dirt, party_pool(settings.seed),
-                                  settings.start_date, settings.end_date)
+                                  settings.start_date, settings.end_date, world(settings.seed))
     collection = DailyCollection("petitions", generator, start=settings.start_date, end=settings.end_date,
                                  max_lag_days=MAX_LAG_DAYS)
     return SimSource("petitions", {"petitions": collection}, api="signed_cursor", path_prefix="/api/v2")
