@@ -82,6 +82,15 @@ def test_days_load_and_reconcile_with_the_source(source, dags, sims, warehouse):
             if checks:
                 cur.execute(f"SELECT count(*) FROM core.{entity.table} WHERE {' OR '.join(checks)}")
                 assert cur.fetchone()[0] == 0
+            if has_party(entity) and any(f.type == "parties" for f in entity.fields):
+                # All parties with their roles (#17): the first is the record's own party.
+                cur.execute("""SELECT count(*), count(*) FILTER (WHERE (p.party_key, p.party_type)
+                                                               IS DISTINCT FROM (c.party_key, c.party_type))
+                               FROM core.record_party p JOIN core.{t} c ON c.{nk}::text = p.natural_key
+                               WHERE p.core_table = %s AND p.party_no = 1""".format(
+                    t=entity.table, nk=entity.natural_key), (entity.table,))
+                parties, differ = cur.fetchone()
+                assert parties > 0 and differ == 0, (entity.table, parties, differ)
             cur.execute("SELECT high_water FROM audit.watermark WHERE source = %s AND entity = %s",
                         (source, entity.name))
             assert cur.fetchone()[0] <= day(DAYS[-1]) + timedelta(days=1)

@@ -144,7 +144,8 @@ RECORD_PARTY_COMMENTS = ("当事人 (由来源规格中 parties 类型字段生�
     "source": "来源", "entity": "实体", "core_table": "记录所在核心层表", "parties_column": "当事人列表所在列",
     "natural_key": "记录的自然键 (核心层表的主键, 文本)", "party_no": "在来源当事人列表中的序号 (从 1 起)",
     "role": "诉讼/调解地位 (规范化): applicant 申请人, respondent 被申请人, plaintiff 原告, defendant 被告, "
-            "third_party 第三人, petitioner 信访人, enforcement_applicant 申请执行人, enforcement_respondent 被执行人",
+            "third_party 第三人, appellant 上诉人, appellee 被上诉人, accused 被告人, petitioner 信访人, "
+            "reported 被反映人, enforcement_applicant 申请执行人, enforcement_respondent 被执行人",
     "party_type": "当事人类型: person / org (来源未给出类型时为空)",
     "party_key": "当事人键: 证件号 HMAC-SHA256, 与各来源的 party_key 一致; 来源无证件号时为空 (无法关联)"})
 
