@@ -44,6 +44,10 @@ test-unit: venv
 
 # Benchmarks (not part of `make test`; 40-60 min at the default sizes): docs/benchmarks.md.
 #   make bench BENCH_ARGS="--sizes 100000 --indicator-records 1000000" for a quicker run
+# §1a runs the same ingest against dlt (its own venv, .local/bench-venv, from devtools/bench-peers.lock)
+# and the tutorial path at the daily size and 100k: BENCH_PEER_SIZES=700,100000,1000000 adds 1M,
+# BENCH_PEER_SIZES=0 skips it; BENCH_DATABASE / BENCH_SIM_BASE_PORT move the bench's database and
+# simulators. Only §1a, written in place: .venv/bin/python -m yhlaw_dev.bench peers --help
 bench: setup
 	$(PY) -m yhlaw_dev bench $(BENCH_ARGS)
 

@@ -32,7 +32,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bench.run(sizes=[int(x) for x in args.sizes.split(",")],
               naive_sizes=[int(x) for x in args.naive_sizes.split(",")] if args.naive_sizes else [],
               indicator_records=args.indicator_records, demo_days=args.demo_days,
-              bench=bench.bench_settings(settings), airflow=settings,
+              bench=bench.bench_settings(settings, port=args.port, database=args.database),
+              airflow=settings,
+              peer_sizes=[int(x) for x in args.peer_sizes.split(",") if int(x)] if args.peer_sizes else None,
+              peer_runs=args.peer_runs,
               only=args.only.split(",") if args.only else None,
               naive_large=args.naive_large.split(",") if args.naive_large else None,
               out=Path(args.out))
@@ -127,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo-days", type=int, default=3, help="days of `make demo` to time (0: skip)")
     p.add_argument("--only", help="only these entities, e.g. enforcement.case,courts.case")
     p.add_argument("--out", default=str(DOCS_DIR / "benchmarks.md"), help="where to write the report (markdown)")
+    p.add_argument("--database", help="the bench's own database (default yuhang_law_bench or BENCH_DATABASE)")
+    p.add_argument("--port", type=int, help="first simulator port (default 28801 or BENCH_SIM_BASE_PORT)")
+    p.add_argument("--peer-sizes", help="§1a sizes against dlt and the tutorial path (default 700,100000; "
+                                        "add 1000000 for 1M; 0 skips)")
+    p.add_argument("--peer-runs", type=int, default=5, help="§1a runs per contender at the daily size")
     p.add_argument("--naive-large", default="",
                    help="entities to run the slow naive baseline for above the smallest size ('' = all)")
     p.set_defaults(func=cmd_bench)

@@ -10,6 +10,12 @@ tests' state. Figures are written to ``docs/benchmarks.md`` together with the co
    and (b) a naive load of the same rows with Airflow's ``PostgresHook.insert_rows``.
    The source records are real simulator output (a week of each system), replicated with
    unique keys, written to a JSON-lines file first: the source is not what is measured.
+1a. The same ingest against what users would pick instead (``bench_contenders``): dlt (merge and
+   scd2, in a venv of its own from ``devtools/bench-peers.lock``) and the tutorial path (pandas ->
+   GX on the DataFrame -> ``to_sql`` -> ``INSERT … ON CONFLICT``), each a fresh process, at the
+   daily size (5 alternating runs) and 100k (``BENCH_PEER_SIZES``), with COPY baselines, an
+   equivalence check per run and a py-spy profile of the project's daily run.
+   ``python -m yhlaw_dev.bench peers`` runs only this part and writes it into the report in place.
 2. Great Expectations' share of the validate step, per size (from the step's own timings).
 3. Indicator refresh over synthetic core tables (default 10M records over 2021-2025 and the
    twelve 镇街): a full rebuild against the incremental refresh after one day's changes
@@ -50,8 +56,13 @@ DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
 SAMPLE_START = datetime.fromisoformat("2022-03-01T00:00:00+08:00")
 
 
-def bench_settings(settings: Settings, namespace: str = "bench", port: int = 28801,
-                   database: str = BENCH_DB) -> Settings:
+def bench_settings(settings: Settings, namespace: str | None = None, port: int | None = None,
+                   database: str | None = None) -> Settings:
+    """The bench's own database and simulators; ``BENCH_DATABASE``, ``BENCH_SIM_BASE_PORT`` and
+    ``BENCH_NAMESPACE`` move them (two benches on one machine must not share either)."""
+    namespace = namespace or os.environ.get("BENCH_NAMESPACE", "bench")
+    port = port or int(os.environ.get("BENCH_SIM_BASE_PORT", "28801"))
+    database = database or os.environ.get("BENCH_DATABASE", BENCH_DB)
     return replace(settings, warehouse_url=with_database(settings.warehouse_url, database),
                    sim_base_port=port, sim_namespace=namespace)
 
@@ -356,7 +367,10 @@ SYNTHETIC: dict[str, tuple[float, dict[str, str]]] = {
 
 
 def _table_entity(table: str) -> Entity:
-    return next(e for e in entities() if e.table == table)
+    """Any spec's entity, simulated here or not (SIM_SOURCES may leave the table's source out)."""
+    from yhlaw.spec import source_names
+
+    return next(e for s in source_names() for e in load_spec(s).entities.values() if e.table == table)
 
 
 def _synthetic_select(table: str, columns: dict[str, str], first: int, last: int, per_day: float,
@@ -538,11 +552,23 @@ def demo_overhead(days: int) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
+def peer_sizes_from_env() -> list[int]:
+    """§1a's sizes: ``BENCH_PEER_SIZES`` (comma-separated; ``0`` skips §1a), by default the daily
+    size and 100k. 1M is opt-in (``BENCH_PEER_SIZES=700,100000,1000000``): dlt alone takes
+    minutes per million here."""
+    raw = os.environ.get("BENCH_PEER_SIZES", "700,100000")
+    return [n for n in (int(x) for x in raw.split(",") if x.strip()) if n > 0]
+
+
 def run(*, sizes: list[int], naive_sizes: list[int], indicator_records: int, demo_days: int,
         bench: Settings, airflow: Settings, only: list[str] | None = None, out: Path | None = DOCS,
-        naive_large: list[str] | None = None, log=print) -> dict[str, Any]:
+        naive_large: list[str] | None = None, peer_sizes: list[int] | None = None, peer_runs: int = 5,
+        peer_entities: list[str] | None = None, log=print) -> dict[str, Any]:
     """The whole benchmark against ``bench`` (its own database and simulators); ``airflow`` gives
-    the Airflow environment for the DAG parse report. ``only``: entity names (source.entity)."""
+    the Airflow environment for the DAG parse report. ``only``: entity names (source.entity).
+    ``peer_sizes``: §1a's sizes (None: ``peer_sizes_from_env``; [] skips it), ``peer_runs`` runs
+    of each contender at the daily size, ``peer_entities`` its entities (None: enforcement and
+    court cases)."""
     from yhlaw.bootstrap import prepare_warehouse
 
     t0 = time.monotonic()
@@ -554,6 +580,11 @@ def run(*, sizes: list[int], naive_sizes: list[int], indicator_records: int, dem
     with tempfile.TemporaryDirectory() as tmp:
         report["ingest"] = bench_ingest(bench, bench.admin_url, samples, sizes, naive_sizes, Path(tmp), log, only,
                                         naive_large)
+    peer_sizes = peer_sizes_from_env() if peer_sizes is None else peer_sizes
+    if peer_sizes:
+        from yhlaw_dev.bench_contenders import run_peers
+
+        report["peers"] = run_peers(bench, samples, peer_sizes, daily_runs=peer_runs, only=peer_entities, log=log)
     report["indicators"] = bench_indicators(bench.admin_url, bench.warehouse_url, indicator_records, log) \
         if indicator_records else None
     if indicator_records:
@@ -632,6 +663,10 @@ def render(r: dict[str, Any]) -> str:
                   f"{target / x['copy']:.1f}x the COPY of the typed rows alone; the floor (read, land raw, "
                   f"merge) took {floor:.1f} s = {floor / target:.1f}x that, and copying the source records "
                   f"alone {x['copy_source']:.1f} s = {x['copy_source'] / x['copy']:.1f}x the COPY of the typed rows."]
+    from yhlaw_dev.bench_contenders import render_section
+
+    section = render_section(r.get("peers"))
+    L += ["", *section] if section else []
     L += ["",
           "## 2. Where the full path spends its time; Great Expectations' share", "",
           "| entity | records | read source | land raw | validate | of which typing | typed in SQL | of which GX "
@@ -699,7 +734,45 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "_naive":
         print(json.dumps(naive_file(*argv[1:])))
         return 0
-    raise SystemExit("use `python -m yhlaw_dev bench` (this module's own entry points are for its child processes)")
+    if argv and argv[0] == "peers":
+        return peers_main(argv[1:])
+    raise SystemExit("use `python -m yhlaw_dev bench` (this module's own entry points are for its child processes"
+                     " and `peers`)")
+
+
+def peers_main(argv: list[str]) -> int:
+    """``python -m yhlaw_dev.bench peers``: only §1a, written into the report in place (every other
+    section kept as it is), against a database and simulators of its own."""
+    import argparse
+
+    from yhlaw.bootstrap import prepare_warehouse
+    from yhlaw_dev.bench_contenders import render_section, run_peers, write_section
+
+    p = argparse.ArgumentParser(prog="python -m yhlaw_dev.bench peers")
+    p.add_argument("--sizes", default=",".join(map(str, peer_sizes_from_env())), help="records per run, comma-separated")
+    p.add_argument("--runs", type=int, default=5, help="runs of each contender at the daily size (larger: 1)")
+    p.add_argument("--only", help="entities, e.g. enforcement.case,courts.case (default those two)")
+    p.add_argument("--database", default=os.environ.get("BENCH_DATABASE", BENCH_DB))
+    p.add_argument("--port", type=int, default=int(os.environ.get("BENCH_SIM_BASE_PORT", "28801")),
+                   help="first port of the bench's simulators")
+    p.add_argument("--large-runs", type=int, default=1, help="runs of each contender above the daily size")
+    p.add_argument("--no-warm", action="store_true", help="skip the warm-worker contender")
+    p.add_argument("--out", default=str(DOCS))
+    a = p.parse_args(argv)
+    os.environ.pop("WAREHOUSE_ADMIN_URL", None)
+    own = bench_settings(Settings.from_env(), namespace=os.environ.get("BENCH_NAMESPACE", a.database), port=a.port,
+                         database=a.database)
+    prepare_warehouse(own, recreate=True)
+    samples = collect_samples(own)
+    r = run_peers(own, samples, [int(x) for x in a.sizes.split(",")], daily_runs=a.runs, large_runs=a.large_runs,
+                  only=a.only.split(",") if a.only else None, warm=not a.no_warm)
+    if r is None:
+        return 1
+    r["command"] = " ".join(["python -m yhlaw_dev.bench peers", *argv])
+    r["date"] = time.strftime("%Y-%m-%d")
+    write_section(Path(a.out), render_section(r))
+    print(f"wrote §1a into {a.out}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -89,7 +89,10 @@ def live_overview_ms(url: str, month, repeats: int = 3) -> float:
             started = time.perf_counter()
             for ind in catalog():
                 for m in ind.measures:
-                    cur.execute(measure_query(cur, m, [(m.value, m.where)], "months"), month_params(ind, [month], None))
+                    # A median's value is per record: live, it is the ordered-set aggregate.
+                    value = (f"percentile_cont(0.5) WITHIN GROUP (ORDER BY ({m.value}))" if ind.rollup == "median"
+                             else m.value)
+                    cur.execute(measure_query(cur, m, [(value, m.where)], "months"), month_params(ind, [month], None))
                     cur.fetchall()
             best = min(best, (time.perf_counter() - started) * 1000)
     return best
