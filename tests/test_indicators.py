@@ -357,7 +357,7 @@ def approx(n, dd, val):
 # --------------------------------------------------------------------------------------------
 
 
-def tested_elsewhere(codes: set[str]) -> set[str]:
+def hand_computed_elsewhere(codes: set[str]) -> set[str]:
     """Indicators whose hand-computed values live in a module of their source's own
     (tests/test_indicators_<source>.py, with its own small world): the codes they name."""
     import re
@@ -632,7 +632,7 @@ def test_every_indicator_matches_the_hand_computed_values(world):
     rate("corr_release_linkage_rate", "month", FEB, B, 0, 0)
     rate("corr_release_linkage_rate", "quarter", Q1, DISTRICT, 1, 3)
 
-    elsewhere = tested_elsewhere(codes)
+    elsewhere = hand_computed_elsewhere(codes)
     assert {k[0] for k in E} | elsewhere == codes, \
         f"indicators without a hand-computed value: {codes - {k[0] for k in E} - elsewhere}"
     for key, expected in E.items():
