@@ -7,17 +7,14 @@ February 2022.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from yhlaw import indicators as ind
-from yhlaw.settings import with_database
 from yhlaw.warehouse import transaction
 
-from conftest import own_database
-from test_indicators import Deliveries, approx, d, t, v, values
+from test_indicators import approx, d, delivered_world, t, v, values
 
 A, B, DISTRICT = "330110005000", "330110009000", "330110000000"
 JAN, FEB, Q1, Y22 = date(2022, 1, 1), date(2022, 2, 1), date(2022, 1, 1), date(2022, 1, 1)
@@ -86,20 +83,8 @@ CODES = ("sup_evaluation_good_rate", "sup_warning_in_time_rate", "corr_violation
 
 @pytest.fixture(scope="module")
 def world(settings):
-    """A warehouse of its own (the shared test warehouse holds the simulators' data)."""
-    from yhlaw.bootstrap import prepare_warehouse
-
-    mp = pytest.MonkeyPatch()
-    mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "ind_entities")))
-    prepare_warehouse(own, recreate=True)
-    mp.undo()
-    deliveries = Deliveries(own.warehouse_url)
-    for source, entity, rows in DATASET:
-        deliveries.deliver(source, entity, rows(), t("2022-03-02 00:00"))
-    with transaction(own.warehouse_url) as conn:
-        ind.refresh(conn, trigger="test")
-    return own.warehouse_url, deliveries
+    url, deliveries, _ = delivered_world(settings, "ind_entities", DATASET)
+    return url, deliveries
 
 
 def expected() -> dict[tuple, tuple]:

@@ -4,15 +4,11 @@ below by hand. Towns: A = 五常街道, B = 仁和街道. Months: January and Fe
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from conftest import own_database
-from test_indicators import Deliveries, approx, d, t, v, values
-from yhlaw import indicators as ind
-from yhlaw.settings import with_database
+from test_indicators import approx, d, delivered_world, t, v, values
 from yhlaw.warehouse import transaction
 
 A, B, DISTRICT = "330110005000", "330110009000", "330110000000"
@@ -67,21 +63,9 @@ def items():
 
 @pytest.fixture(scope="module")
 def world(settings):
-    from yhlaw.bootstrap import prepare_warehouse
-
-    mp = pytest.MonkeyPatch()
-    mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url,
-                                                        own_database(settings, "gsv_indicators")))
-    prepare_warehouse(own, recreate=True)
-    mp.undo()
-    deliveries = Deliveries(own.warehouse_url)
-    deliveries.deliver("gov_service", "case", cases(), t("2022-03-02 00:00"))
-    deliveries.deliver("gov_service", "evaluation", evaluations(), t("2022-03-02 00:00"))
-    deliveries.deliver("gov_service", "item", items(), t("2022-03-02 00:00"))
-    with transaction(own.warehouse_url) as conn:
-        ind.refresh(conn, trigger="test")
-    return own.warehouse_url
+    dataset = [("gov_service", "case", cases), ("gov_service", "evaluation", evaluations),
+               ("gov_service", "item", items)]
+    return delivered_world(settings, "gsv_indicators", dataset)[0]
 
 
 def expected() -> dict[tuple, tuple]:

@@ -5,17 +5,15 @@ as tests/test_indicators.py does. Towns: A = 五常街道, B = 仁和街道. Mon
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from yhlaw import indicators as ind
 from yhlaw.settings import with_database
 from yhlaw.warehouse import transaction
 
 from conftest import own_database
-from test_indicators import Deliveries, d, t
+from test_indicators import d, delivered_world, t
 
 A, B = "330110005000", "330110009000"
 DISTRICT = "330110000000"
@@ -64,19 +62,9 @@ def approvals():
 
 @pytest.fixture(scope="module")
 def world(settings):
-    from yhlaw.bootstrap import prepare_warehouse
-
-    mp = pytest.MonkeyPatch()
-    mp.delenv("WAREHOUSE_ADMIN_URL", raising=False)
-    own = replace(settings, warehouse_url=with_database(settings.warehouse_url, own_database(settings, "inv_indicators")))
-    prepare_warehouse(own, recreate=True)
-    mp.undo()
-    deliveries = Deliveries(own.warehouse_url)
-    deliveries.deliver("investment", "project", projects(), t("2022-03-02 00:00"))
-    deliveries.deliver("investment", "approval", approvals(), t("2022-03-02 00:00"))
-    with transaction(own.warehouse_url) as conn:
-        ind.refresh(conn, trigger="test")
-    with transaction(own.warehouse_url) as conn, conn.cursor() as cur:
+    url, _, _ = delivered_world(settings, "inv_indicators", [("investment", "project", projects),
+                                                              ("investment", "approval", approvals)])
+    with transaction(url) as conn, conn.cursor() as cur:
         cur.execute("""SELECT indicator_code, grain, period_start, town_code, numerator, denominator, value
                        FROM mart.indicator_values WHERE indicator_code LIKE 'inv\\_%%'""")
         return {r[:4]: tuple(None if x is None else float(x) for x in r[4:]) for r in cur.fetchall()}
