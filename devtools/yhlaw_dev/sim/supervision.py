@@ -416,31 +416,12 @@ class OrderGenerator:
     @staticmethod
     def _correct(rng: random.Random, states: list, d: date) -> int | None:
         """A late correction of the problem type (re-classified by the supervisor)."""
-        last_at, last = states[-1]
-        when = correction_time(rng, last_at, d, MAX_LAG_DAYS)
-        if when is None:
-            return None
-        payload = {**last, "party": dict(last["party"]),
-                   "problemType": rng.choice([p for p in ORDER_PROBLEMS.items if p != last["problemType"]])}
-        states.append((when, payload))
-        return len(states) - 1
+        return reclassify(rng, states, d, "problemType", ORDER_PROBLEMS.items)
 
     @staticmethod
     def _apply_dirt(payload: dict, plan: DirtPlan) -> list[str]:
-        payload["party"] = dict(payload["party"])
-        if plan.has("missing_required") and plan.variant in ("key", "issuedAt"):
-            payload["orderNo" if plan.variant == "key" else "issuedAt"] = None
-            return ["missing_required"]
-        if plan.has("impossible_date"):
-            if plan.variant == "finish_before_issue":
-                if payload["finishedAt"] is None:
-                    return []
-                issued = datetime.fromisoformat(payload["issuedAt"])
-                payload["finishedAt"] = to_iso(issued - timedelta(days=2, hours=5))
-            else:
-                payload["issuedAt"] = bad_timestamp(payload["issuedAt"], plan.variant)
-            return ["impossible_date"]
-        return apply_town_dirt(payload, plan)
+        return dated_pair_dirt(payload, plan, ("orderNo", "issuedAt", "finishedAt"), "finish_before_issue",
+                               timedelta(days=2, hours=5))
 
 
 # -------------------------------------------------------------- 网上执法效能评价
@@ -635,31 +616,45 @@ class WarningGenerator:
     @staticmethod
     def _correct(rng: random.Random, states: list, d: date) -> int | None:
         """A late correction: the warning re-classified after the unit's explanation."""
-        last_at, last = states[-1]
-        when = correction_time(rng, last_at, d, MAX_LAG_DAYS)
-        if when is None:
-            return None
-        payload = {**last, "party": dict(last["party"]),
-                   "warningType": rng.choice([t for t in WARNING_TYPES.items if t != last["warningType"]])}
-        states.append((when, payload))
-        return len(states) - 1
+        return reclassify(rng, states, d, "warningType", WARNING_TYPES.items)
 
     @staticmethod
     def _apply_dirt(payload: dict, plan: DirtPlan) -> list[str]:
-        payload["party"] = dict(payload["party"])
-        if plan.has("missing_required") and plan.variant in ("key", "warnedAt"):
-            payload["warningNo" if plan.variant == "key" else "warnedAt"] = None
-            return ["missing_required"]
-        if plan.has("impossible_date"):
-            if plan.variant == "handle_before_warning":
-                if payload["handledAt"] is None:
-                    return []
-                warned = datetime.fromisoformat(payload["warnedAt"])
-                payload["handledAt"] = to_iso(warned - timedelta(days=1, hours=2))
-            else:
-                payload["warnedAt"] = bad_timestamp(payload["warnedAt"], plan.variant)
-            return ["impossible_date"]
-        return apply_town_dirt(payload, plan)
+        return dated_pair_dirt(payload, plan, ("warningNo", "warnedAt", "handledAt"), "handle_before_warning",
+                               timedelta(days=1, hours=2))
+
+
+def reclassify(rng: random.Random, states: list, d: date, field: str, choices) -> int | None:
+    """A late correction that moves ``field`` of the last version to another of ``choices``
+    (the case re-classified); the index of the new version, or None past the lag."""
+    last_at, last = states[-1]
+    when = correction_time(rng, last_at, d, MAX_LAG_DAYS)
+    if when is None:
+        return None
+    payload = {**last, "party": dict(last["party"]), field: rng.choice([c for c in choices if c != last[field]])}
+    states.append((when, payload))
+    return len(states) - 1
+
+
+def dated_pair_dirt(payload: dict, plan: DirtPlan, fields: tuple[str, str, str], before: str,
+                    back: timedelta) -> list[str]:
+    """Dirt on a record with a key, a start and an end time: the key or the start missing, the
+    end ``back`` before the start (variant ``before``; none while it has no end), an impossible
+    start, or the town's dirt."""
+    key, start, end = fields
+    payload["party"] = dict(payload["party"])
+    if plan.has("missing_required") and plan.variant in ("key", start):
+        payload[key if plan.variant == "key" else start] = None
+        return ["missing_required"]
+    if plan.has("impossible_date"):
+        if plan.variant == before:
+            if payload[end] is None:
+                return []
+            payload[end] = to_iso(datetime.fromisoformat(payload[start]) - back)
+        else:
+            payload[start] = bad_timestamp(payload[start], plan.variant)
+        return ["impossible_date"]
+    return apply_town_dirt(payload, plan)
 
 
 # -------------------------------------------------------------- source factory
