@@ -841,10 +841,12 @@ def test_late_correction_revises_past_months_and_equals_a_full_rebuild(world):
         assert touched["court_online_filing_rate"] == ["2022-01", "2022-02"]
         # A stock recomputes only the months in which the record's membership changed.
         assert touched["gov_dishonest_per_10k"] == ["2022-01", "2022-02"]
-        # The flows by their records' contributions (delta maintenance), not by recomputing months.
-        stocks = {c.code for c in ind.catalog() if any(m.active for m in c.measures)}
-        stock_months = sum(len(v) for k, v in touched.items() if k in stocks)
-        assert result["delta_months"] == result["months"] - stock_months > 0
+        # The flows by their records' contributions (delta maintenance), not by recomputing months;
+        # stocks, and indicators whose where reads another system's records (depends_on), whole.
+        from yhlaw.indicators.delta import delta_eligible
+        whole = {c.code for c in ind.catalog() if not delta_eligible(c)}
+        whole_months = sum(len(v) for k, v in touched.items() if k in whole)
+        assert result["delta_months"] == result["months"] - whole_months > 0
         assert "gov_petition_volume" not in touched and "ls_one_visit_rate" not in touched
         # The old published values are kept, with when and why.
         cur.execute("""SELECT old_value, new_value, revision_kind, reason, published_at < revised_at

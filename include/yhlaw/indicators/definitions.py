@@ -76,6 +76,7 @@ class Indicator:
     caliber: dict[str, str] = field(default_factory=dict)   # 口径: numerator, denominator, population, ...
     target_trend: str | None = None   # down / up: met when better than the same period a year earlier
     lookback_months: int = 0          # a record can change the months up to this many before its own
+    depends_on: tuple[Measure, ...] = ()   # other tables the where reads, each dated by its period
 
     @property
     def measures(self) -> list[Measure]:
@@ -159,7 +160,8 @@ def parse_indicator(data: dict[str, Any], where: str, text: str = "") -> Indicat
         numerator=num, denominator=den, parameters=params, assumptions=tuple(data["assumptions"]), spec_file=where,
         spec_hash=hashlib.sha256(text.encode()).hexdigest()[:16], references=references,
         caliber={k: caliber[k] for k in CALIBER_KEYS if k in caliber}, target_trend=target.get("trend"),
-        lookback_months=int(data.get("lookback_months", 0)))
+        lookback_months=int(data.get("lookback_months", 0)),
+        depends_on=tuple(Measure(table=x["from"], period=x["period"]) for x in data.get("depends_on", ())))
 
 
 @lru_cache(maxsize=1)

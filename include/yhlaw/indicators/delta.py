@@ -19,7 +19,7 @@ def delta_eligible(ind: Indicator) -> bool:
     """Atoms that are sums over records placed in a month (counts, sums): a record's
     contribution can be taken out and put back. Snapshots, stocks (active at month end) and
     distinct counts are recomputed by month instead."""
-    return ind.rollup == "sum" and not ind.lookback_months and all(
+    return ind.rollup == "sum" and not ind.lookback_months and not ind.depends_on and all(
         m.period and "distinct" not in m.value.lower() for m in ind.measures)
 
 

@@ -74,7 +74,11 @@ def _section(i: Indicator) -> list[str]:
              f"- Dimensions: {', '.join(i.dimensions)} (breakdowns in `mart.indicator_values_by_dimension`)",
              f"- Numerator: `{describe(i.numerator)}`",
              f"- Denominator: `{describe(i.denominator)}`" if i.denominator else
+             "- Denominator: none (a median of the numerator's values)" if i.rollup == "median" else
              "- Denominator: none (a count; value = numerator)"]
+    if i.lookback_months or i.depends_on:
+        reads = "; reads " + ", ".join(f"`{d.table}` (by `{d.period}`)" for d in i.depends_on) if i.depends_on else ""
+        lines.append(f"- Observation window: {i.lookback_months} month(s){reads}")
     if i.parameters:
         lines.append("- Parameters: " + ", ".join(f"`{k}` = {json.dumps(v, ensure_ascii=False)}"
                                                 for k, v in i.parameters.items()))

@@ -217,6 +217,7 @@ def _plan_incremental(cur, ind: Indicator, ctx: Context) -> Plan:
     eligible = delta_eligible(ind)
     for m in ind.measures:
         _plan_measure(cur, ind, m, ctx, plan, eligible)
+    _plan_dependencies(cur, ind, ctx, plan)
     if ind.lookback_months:
         plan.months |= _lookback(cur, ind, plan.months | plan.delta | _batch_months(ind, ctx))
     if plan.delta:
@@ -228,6 +229,17 @@ def _plan_incremental(cur, ind: Indicator, ctx: Context) -> Plan:
         plan.months |= plan.delta - existing
         plan.delta = existing - plan.months
     return plan
+
+
+def _plan_dependencies(cur, ind: Indicator, ctx: Context, plan: Plan) -> None:
+    """A changed record of a table the where reads (``depends_on``) changes the months from its
+    own month (by the dependency's period, now or before) back ``lookback_months``: whole."""
+    for dep in ind.depends_on:
+        batches = ctx.inputs.by_table.get(dep.table, []) + ctx.inputs.recheck_by_table.get(dep.table, [])
+        if not batches:
+            continue
+        plan.months |= _lookback(cur, ind, touched_months(cur, dep, ctx.keys.get(dep.table), [b for b, _ in batches]))
+        plan.feeding.append(f"{dep.table} (read by the where): {len(batches)} batch(es)")
 
 
 def _batch_months(ind: Indicator, ctx: Context) -> set[date]:

@@ -72,8 +72,8 @@ def _sync_sources(cur, indicators: tuple[Indicator, ...]) -> None:
                        ON CONFLICT (source, entity) DO UPDATE SET core_table = EXCLUDED.core_table,
                          reads = EXCLUDED.reads""", entities)
     by_table = {table: (s, e) for s, e, table, _ in entities}
-    rows = {(i.code, *by_table[t]) for i in indicators for t in (*(m.table for m in i.measures), *i.references)
-            if t in by_table}
+    rows = {(i.code, *by_table[t]) for i in indicators
+            for t in (*(m.table for m in i.measures), *i.references, *(d.table for d in i.depends_on)) if t in by_table}
     cur.executemany("INSERT INTO mart.indicator_source (indicator_code, source, entity) VALUES (%s, %s, %s)",
                     sorted(rows))
 
