@@ -27,7 +27,7 @@ def test_dag_files_import_without_errors_or_io(airflow, no_io):
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     assert bag.import_errors == {}
     expected = {f"ingest_{s}" for s in source_names()} | {"reference_data", "compute_indicators", "check_freshness",
-                                                           "monthly_report"}
+                                                           "monthly_report", "link_disputes"}
     assert expected <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
         dag = bag.get_dag(dag_id)
@@ -40,7 +40,7 @@ def test_dag_files_import_without_errors_or_io(airflow, no_io):
             assert t.execution_timeout, f"{dag_id}.{t.task_id} has no execution_timeout"
     # Only DAGs that reach no source system start unpaused (an Asset event to a paused DAG is lost).
     unpaused = {d for d in bag.dag_ids if bag.get_dag(d).is_paused_upon_creation is False}
-    assert unpaused == {"compute_indicators", "reference_data", "check_freshness", "monthly_report"}
+    assert unpaused == {"compute_indicators", "reference_data", "check_freshness", "monthly_report", "link_disputes"}
     for source in source_names():
         groups = bag.get_dag(f"ingest_{source}").task_group.children
         assert set(groups) == set(load_spec(source).entities), "one task group per entity"
