@@ -843,6 +843,25 @@ def test_every_suite_has_the_generic_rules_and_every_amount_a_range(entity):
     assert not undescribed, f"{entity.suite}: rules without meta.description: {undescribed}"
 
 
+ONE_PER_TRANSPORT = list({load_spec(e.source).transport["kind"]: e for e in ENTITIES}.values())
+
+
+@pytest.mark.parametrize("entity", ONE_PER_TRANSPORT, ids=[f"{e.source}.{e.name}" for e in ONE_PER_TRANSPORT])
+def test_a_batch_of_one_record_is_checked_too(entity, warehouse):
+    """A day with a single record (a 复核 re-score, a quiet 督办 day) is a batch of one, seq 0:
+    the suite runs over it like any other, and a bad record is quarantined, not loaded (it
+    once slipped through unchecked and failed core's CHECK in the merge)."""
+    shape = Shape.of(entity)
+    rec = shape.record("alone")
+    put(rec, shape.key_field, None)
+    start, end = interval_of(shape)
+    batch = land_batch(warehouse, entity, [rec], (start + timedelta(days=5), end + timedelta(days=5)))
+    validated = pipeline.validate_batch(entity, batch, warehouse_url=warehouse, hmac_key=HMAC_KEY)
+    loaded = pipeline.load_batch(entity, batch, warehouse_url=warehouse)
+    (_, reasons, _), = quarantined(warehouse, batch)
+    assert "missing_required_field" in reasons and validated["quarantined"] == loaded["quarantined"] == 1
+
+
 @pytest.mark.parametrize("entity", ENTITIES, ids=IDS)
 def test_a_changed_record_with_the_same_update_time_is_quarantined_not_dropped(entity, warehouse):
     """A second delivery of a record under the same key and update time but with other content

@@ -167,7 +167,9 @@ class SuiteRunner:
         with conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT min(seq), max(seq) FROM {}").format(source))
             low, high = cur.fetchone()
-        for start in range(low or 0, (high or -1) + 1, chunk_rows):
+        if low is None:                   # an empty batch: nothing to check
+            return
+        for start in range(low, high + 1, chunk_rows):   # (seq starts at 0: a batch of one is 0..0)
             # A table of its own: GX's queries then read the slice, not the whole batch.
             with conn.cursor() as cur:
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(part))
