@@ -774,12 +774,15 @@ def test_court_files_with_wrong_encodings_and_excel_dates_through_reader_and_pip
     its result is quarantined (never read as an empty cell); a merged cell holds for its rows."""
     entity = load_spec("courts").entities["case"]
     header = ["案号", "案件类型", "案由", "审判程序", "立案日期", "立案方式", "庭审方式", "电子卷宗随案生成", "电子督促程序",
-              "结案日期", "结案方式", "当事人类型", "当事人名称", "证件号码", "住所地", "诉前委派编号"]
+              "结案日期", "结案方式", "当事人类型", "当事人名称", "证件号码", "住所地", "诉前委派编号", "执行依据案号", "原案号",
+              "调解案件编号", "当事人"]
+    parties = json.dumps([{"诉讼地位": "原告", "类型": "法人", "名称": "杭州径嘉餐饮管理有限公司", "证件号码": "913301100GF3AQ776T"}],
+                         ensure_ascii=False)
 
     def row(n: int, **over: Any) -> list[Any]:
         r = dict(zip(header, [f"(2022)浙0110民初{n}号", "民事", "劳动争议", "一审普通程序", "2022-02-20", "网上立案", "在线庭审",
                               "是", "否", "2022-03-01", "调解", "法人", "杭州径嘉餐饮管理有限公司", "913301100GF3AQ776T",
-                              "仁和街道", ""]))
+                              "仁和街道", "", "", "", "", parties]))
         r.update(over)
         return [r[h] for h in header]
 

@@ -78,6 +78,7 @@ def world(settings, reports):
 
     from yhlaw import indicators
     from yhlaw.bootstrap import prepare_warehouse
+    from yhlaw.spec import load_spec, source_names
 
     if missing():
         pytest.fail(f"the browser tests need {' and '.join(missing())}: apt-get install -y {' '.join(missing())}")
@@ -94,9 +95,12 @@ def world(settings, reports):
     # a normal day's volume (a median of 0).
     quiet = [t("2022-02-01 00:00") + timedelta(days=d) for d in range(29)] + \
         [t("2022-03-03 00:00") + timedelta(days=d) for d in range(3)]
-    for source, entity, _ in DATASET:
-        for start in quiet:
-            deliveries.deliver(source, entity, [], start)
+    in_dataset = {(source, entity) for source, entity, _ in DATASET}
+    for source in source_names():          # every entity: 03-02 too where the dataset brought none
+        for entity in load_spec(source).entities:
+            extra = [] if (source, entity) in in_dataset else [t("2022-03-02 00:00")]
+            for start in quiet + extra:
+                deliveries.deliver(source, entity, [], start)
     with transaction(own.warehouse_url) as conn:
         indicators.refresh(conn, trigger="test")
     return own
