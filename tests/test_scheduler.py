@@ -115,12 +115,15 @@ def test_backfills_run_on_celery_and_agree_with_the_demo_on_logical_dates(operat
 @pytest.mark.parametrize("source", [s for s in source_names() if load_spec(s).transport.get("kind") != "ledger_file"])
 def test_what_the_scheduler_loaded_reconciles_with_what_the_sources_served(operated, source):
     settings, services, env, sims, runs, sink = operated
+    served = 0
     for entity in load_spec(source).entities.values():
         for day in DAYS:
             r = reconcile_interval(settings.warehouse_url, sims[source], entity, day)
             assert not r.problems, "\n".join(r.problems)
             assert (r.lost, r.duplicates, r.wrong_reason) == (0, 0, 0)
-            assert r.served > 0 or source == "courts", f"{source}.{entity.name} {day:%F}: an empty world proves nothing"
+            served += r.served
+    # Some entities are sparse (a monthly 效能评价, a rare 违规): the source as a whole must have served.
+    assert served > 0 or source == "courts", f"{source}: an empty world proves nothing"
 
 
 def test_the_assets_triggered_the_indicators(operated):
